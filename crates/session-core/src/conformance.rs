@@ -1,0 +1,417 @@
+//! The store conformance suite: one set of checks that every [`Store`] runs.
+//!
+//! Enable the `test-suite` feature in your store's dev-dependencies and call
+//! [`run`] from an async test with a constructor for your store:
+//!
+//! ```no_run
+//! # #[cfg(feature = "test-suite")]
+//! # async fn demo() {
+//! use session_core::{MemoryStore, conformance};
+//!
+//! // Inside a `#[tokio::test(flavor = "multi_thread")]`:
+//! conformance::run(|| async { MemoryStore::new() }).await;
+//! # }
+//! ```
+//!
+//! Each check takes a fresh store from the constructor and uses its own random
+//! keys, so a shared server is fine. A failed check panics with a message that
+//! names it. The suite sleeps a few seconds in total to observe TTL expiry.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::id::random_bytes;
+use crate::store::{SaveOutcome, Store, Version};
+
+/// Runs every check against stores made by `make_store`.
+///
+/// Stores that claim [`Store::supports_compare_and_set`] are also checked for
+/// compare-and-set semantics; the others for last-write-wins.
+pub async fn run<S, F, Fut>(make_store: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    absent_keys(&make_store().await).await;
+    create_claims_only_free_keys(&make_store().await).await;
+    unconditional_save(&make_store().await).await;
+    touch_keeps_version(&make_store().await).await;
+    delete_removes(&make_store().await).await;
+    binary_and_large_values(&make_store().await).await;
+    let store = Arc::new(make_store().await);
+    concurrent_independent_keys(Arc::clone(&store)).await;
+    if store.supports_compare_and_set() {
+        compare_and_set(&*store).await;
+        concurrent_compare_and_set(Arc::clone(&store)).await;
+    }
+    ttl_expiry(&make_store().await).await;
+}
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn unique_key(check: &str) -> String {
+    let suffix: String = random_bytes::<8>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("conformance:{check}:{suffix}")
+}
+
+async fn version_of(store: &impl Store, key: &str) -> Option<Version> {
+    store
+        .load(key)
+        .await
+        .expect("load failed")
+        .map(|loaded| loaded.version)
+}
+
+async fn bytes_of(store: &impl Store, key: &str) -> Option<Vec<u8>> {
+    store
+        .load(key)
+        .await
+        .expect("load failed")
+        .map(|loaded| loaded.bytes)
+}
+
+async fn absent_keys(store: &impl Store) {
+    let key = unique_key("absent");
+    assert!(
+        store.load(&key).await.expect("load").is_none(),
+        "load of an absent key found a record"
+    );
+    assert!(
+        store
+            .load_and_touch(&key, TTL)
+            .await
+            .expect("load_and_touch")
+            .is_none(),
+        "load_and_touch of an absent key found a record"
+    );
+    assert!(
+        !store.touch(&key, TTL).await.expect("touch"),
+        "touch of an absent key answered true"
+    );
+    assert!(
+        !store.delete(&key).await.expect("delete"),
+        "delete of an absent key answered true"
+    );
+    assert!(
+        store.load(&key).await.expect("load").is_none(),
+        "touch or delete created a record"
+    );
+}
+
+async fn create_claims_only_free_keys(store: &impl Store) {
+    let key = unique_key("create");
+    let version = store
+        .create(&key, b"first", TTL)
+        .await
+        .expect("create")
+        .expect("create on a free key must claim it");
+    let loaded = store
+        .load(&key)
+        .await
+        .expect("load")
+        .expect("created record missing");
+    assert_eq!(loaded.bytes, b"first");
+    assert_eq!(
+        loaded.version, version,
+        "load must give the version create answered"
+    );
+
+    let again = store.create(&key, b"second", TTL).await.expect("create");
+    assert!(again.is_none(), "create on a taken key must answer None");
+    assert_eq!(
+        bytes_of(store, &key).await.as_deref(),
+        Some(&b"first"[..]),
+        "a collision overwrote the record"
+    );
+}
+
+async fn unconditional_save(store: &impl Store) {
+    let key = unique_key("save");
+    let SaveOutcome::Saved(first) = store.save(&key, b"one", TTL, None).await.expect("save") else {
+        panic!("save without an expected version must write an absent key");
+    };
+    let SaveOutcome::Saved(second) = store.save(&key, b"two", TTL, None).await.expect("save")
+    else {
+        panic!("save without an expected version must overwrite");
+    };
+    assert_ne!(first, second, "every write must give a new version");
+    let loaded = store
+        .load(&key)
+        .await
+        .expect("load")
+        .expect("saved record missing");
+    assert_eq!(loaded.bytes, b"two");
+    assert_eq!(loaded.version, second);
+}
+
+async fn touch_keeps_version(store: &impl Store) {
+    let key = unique_key("touch");
+    let version = store
+        .create(&key, b"data", TTL)
+        .await
+        .expect("create")
+        .expect("free key");
+    assert!(
+        store.touch(&key, TTL).await.expect("touch"),
+        "touch of a live record answered false"
+    );
+    assert_eq!(
+        version_of(store, &key).await,
+        Some(version),
+        "touch changed the version"
+    );
+    let loaded = store
+        .load_and_touch(&key, TTL)
+        .await
+        .expect("load_and_touch")
+        .expect("load_and_touch lost a live record");
+    assert_eq!(loaded.bytes, b"data");
+    assert_eq!(
+        loaded.version, version,
+        "load_and_touch changed the version"
+    );
+}
+
+async fn delete_removes(store: &impl Store) {
+    let key = unique_key("delete");
+    store
+        .create(&key, b"data", TTL)
+        .await
+        .expect("create")
+        .expect("free key");
+    assert!(
+        store.delete(&key).await.expect("delete"),
+        "delete of a live record answered false"
+    );
+    assert!(
+        store.load(&key).await.expect("load").is_none(),
+        "deleted record still loads"
+    );
+    assert!(
+        !store.delete(&key).await.expect("delete"),
+        "second delete answered true"
+    );
+    assert!(
+        store
+            .create(&key, b"new", TTL)
+            .await
+            .expect("create")
+            .is_some(),
+        "a deleted key must be free to claim again"
+    );
+}
+
+async fn binary_and_large_values(store: &impl Store) {
+    let key = unique_key("binary");
+    let binary: Vec<u8> = (0..=255u8)
+        .chain(b"\r\nEND\r\n\0".iter().copied())
+        .collect();
+    store
+        .save(&key, &binary, TTL, None)
+        .await
+        .expect("save binary");
+    assert_eq!(
+        bytes_of(store, &key).await,
+        Some(binary),
+        "binary value changed in the store"
+    );
+
+    let key = unique_key("large");
+    let large: Vec<u8> = (0..512 * 1024)
+        .map(|i: usize| (i * 31 % 251) as u8)
+        .collect();
+    store
+        .save(&key, &large, TTL, None)
+        .await
+        .expect("save a 512 KiB value");
+    assert_eq!(
+        bytes_of(store, &key).await,
+        Some(large),
+        "large value changed in the store"
+    );
+}
+
+async fn concurrent_independent_keys<S: Store>(store: Arc<S>) {
+    let tasks: Vec<_> = (0..32)
+        .map(|task| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let key = unique_key("concurrent");
+                for round in 0..10u32 {
+                    let value = format!("{task}:{round}").into_bytes();
+                    store
+                        .save(&key, &value, TTL, None)
+                        .await
+                        .expect("concurrent save");
+                    assert_eq!(
+                        bytes_of(&*store, &key).await,
+                        Some(value),
+                        "concurrent read saw another task's value"
+                    );
+                }
+                assert!(store.delete(&key).await.expect("concurrent delete"));
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("concurrent task panicked");
+    }
+}
+
+async fn compare_and_set(store: &impl Store) {
+    let key = unique_key("cas");
+    let v1 = store
+        .create(&key, b"v1", TTL)
+        .await
+        .expect("create")
+        .expect("free key");
+    let SaveOutcome::Saved(v2) = store.save(&key, b"v2", TTL, Some(v1)).await.expect("save") else {
+        panic!("compare-and-set with the current version must write");
+    };
+    assert_eq!(
+        store
+            .save(&key, b"stale", TTL, Some(v1))
+            .await
+            .expect("save"),
+        SaveOutcome::Conflict,
+        "compare-and-set with a stale version must conflict"
+    );
+    assert_eq!(
+        bytes_of(store, &key).await.as_deref(),
+        Some(&b"v2"[..]),
+        "a conflicting save wrote"
+    );
+
+    store.touch(&key, TTL).await.expect("touch");
+    assert!(
+        matches!(
+            store.save(&key, b"v3", TTL, Some(v2)).await.expect("save"),
+            SaveOutcome::Saved(_)
+        ),
+        "a touch must not invalidate the version"
+    );
+
+    let current = version_of(store, &key).await.expect("record missing");
+    store.delete(&key).await.expect("delete");
+    assert_eq!(
+        store
+            .save(&key, b"revived", TTL, Some(current))
+            .await
+            .expect("save"),
+        SaveOutcome::Gone,
+        "compare-and-set on a deleted record must answer Gone"
+    );
+    assert!(
+        store.load(&key).await.expect("load").is_none(),
+        "a Gone save brought the record back"
+    );
+
+    store
+        .create(&key, b"reborn", TTL)
+        .await
+        .expect("create")
+        .expect("free key");
+    assert_eq!(
+        store
+            .save(&key, b"stale", TTL, Some(current))
+            .await
+            .expect("save"),
+        SaveOutcome::Conflict,
+        "a record created again must not match a version from before its deletion"
+    );
+}
+
+async fn concurrent_compare_and_set<S: Store>(store: Arc<S>) {
+    const TASKS: u64 = 8;
+    const INCREMENTS: u64 = 10;
+    let key = Arc::new(unique_key("cas-counter"));
+    store
+        .create(&key, &0u64.to_be_bytes(), TTL)
+        .await
+        .expect("create")
+        .expect("free key");
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (store, key) = (Arc::clone(&store), Arc::clone(&key));
+            tokio::spawn(async move {
+                for _ in 0..INCREMENTS {
+                    loop {
+                        let loaded = store
+                            .load(&key)
+                            .await
+                            .expect("load")
+                            .expect("counter missing");
+                        let count = u64::from_be_bytes(loaded.bytes.try_into().expect("8 bytes"));
+                        let next = (count + 1).to_be_bytes();
+                        match store
+                            .save(&key, &next, TTL, Some(loaded.version))
+                            .await
+                            .expect("save")
+                        {
+                            SaveOutcome::Saved(_) => break,
+                            SaveOutcome::Conflict => tokio::task::yield_now().await,
+                            SaveOutcome::Gone => panic!("counter vanished"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("counter task panicked");
+    }
+    let bytes = bytes_of(&*store, &key).await.expect("counter missing");
+    let count = u64::from_be_bytes(bytes.try_into().expect("8 bytes"));
+    assert_eq!(count, TASKS * INCREMENTS, "compare-and-set lost updates");
+}
+
+async fn ttl_expiry(store: &impl Store) {
+    let short = Duration::from_secs(1);
+    let expiring = unique_key("ttl-expire");
+    let touched = unique_key("ttl-touch");
+    let saved = unique_key("ttl-save");
+    store
+        .create(&expiring, b"x", short)
+        .await
+        .expect("create")
+        .expect("free key");
+    store
+        .create(&touched, b"x", short)
+        .await
+        .expect("create")
+        .expect("free key");
+    store.save(&saved, b"x", short, None).await.expect("save");
+    assert!(
+        store.load(&expiring).await.expect("load").is_some(),
+        "a record expired at once"
+    );
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        store
+            .touch(&touched, Duration::from_secs(10))
+            .await
+            .expect("touch"),
+        "touch missed a live record"
+    );
+
+    // A store counting whole seconds may keep a 1 s record for up to 3 s.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    assert!(
+        store.load(&expiring).await.expect("load").is_none(),
+        "a created record outlived its TTL"
+    );
+    assert!(
+        store.load(&saved).await.expect("load").is_none(),
+        "a saved record outlived its TTL"
+    );
+    assert!(
+        store.load(&touched).await.expect("load").is_some(),
+        "touch did not extend the TTL"
+    );
+}

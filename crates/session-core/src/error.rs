@@ -1,0 +1,126 @@
+//! Errors: one for stores, one for the session layer.
+//!
+//! The distinction that matters to a web server is whether a failure is
+//! *temporary* (the store is down or slow: answer 503 and let the client retry)
+//! or a bug or misuse (answer 500). [`Error::is_unavailable`] draws that line so
+//! every adapter maps errors to status codes the same way.
+
+use std::time::Duration;
+
+/// A boxed error from a store's client library, kept as the cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong inside a [`Store`](crate::Store).
+///
+/// Stores sort their client's errors into these kinds; the core and the
+/// adapters only look at the kind, and log the cause.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or did not answer in time. Temporary:
+    /// adapters answer 503 and the next request tries again.
+    #[error("session store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The store refused the value, typically because it is larger than the
+    /// store's item limit.
+    #[error("session store refused the value")]
+    ValueRefused(#[source] BoxError),
+    /// Any other failure: a protocol error, an unexpected answer.
+    #[error("session store failed")]
+    Other(#[source] BoxError),
+}
+
+impl StoreError {
+    /// The store could not be reached or timed out.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
+    /// The store refused the value (too large, say).
+    pub fn value_refused(cause: impl Into<BoxError>) -> Self {
+        Self::ValueRefused(cause.into())
+    }
+
+    /// Any other store failure.
+    pub fn other(cause: impl Into<BoxError>) -> Self {
+        Self::Other(cause.into())
+    }
+}
+
+/// An error from the session layer, returned by [`Session`](crate::Session)
+/// methods and by [`SessionManager::set`](crate::SessionManager::set).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed; see [`StoreError`] for the kind.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The session's sealed record is larger than the configured limit; nothing
+    /// was written.
+    #[error("session record of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Size of the sealed record in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Concurrent writers kept changing the record and this request's save ran
+    /// out of attempts. Temporary, like an unavailable store.
+    #[error("session save gave up after {attempts} conflicting attempts in {elapsed:?}")]
+    Contended {
+        /// How many compare-and-set attempts were made.
+        attempts: u32,
+        /// How long they took.
+        elapsed: Duration,
+    },
+    /// A value could not be serialized into the session or deserialized out
+    /// of it as the requested type.
+    #[error("session value for key {key:?} could not be (de)serialized")]
+    Value {
+        /// The session key.
+        key: String,
+        /// The serde error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// Whether the failure is temporary (store down, timed out, contended), so
+    /// the right answer is 503 Service Unavailable rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(StoreError::Unavailable(_)) | Error::Contended { .. }
+        )
+    }
+}
+
+/// A configuration mistake found when a [`SessionManager`](crate::SessionManager)
+/// or a [`KeyRing`](crate::KeyRing) is built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A secret key is shorter than the minimum.
+    #[error("secret key {index} is {len} bytes; at least {min} are required")]
+    KeyTooShort {
+        /// Position of the key in the ring (0 = the signing key).
+        index: usize,
+        /// Its length.
+        len: usize,
+        /// The minimum length.
+        min: usize,
+    },
+    /// A key ring needs at least one key.
+    #[error("no secret key given")]
+    NoKeys,
+    /// A secret string is neither hex nor base64.
+    #[error("secret key {index} is neither hex nor base64")]
+    KeyEncoding {
+        /// Position of the key in the list.
+        index: usize,
+    },
+    /// Any other invalid setting, named in the message.
+    #[error("invalid session configuration: {0}")]
+    Invalid(String),
+}

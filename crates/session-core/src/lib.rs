@@ -1,0 +1,210 @@
+//! Server-side sessions for any Rust web framework.
+//!
+//! `session-core` holds all the session logic once; thin adapters (axum,
+//! actix-web, hyper) map each framework's requests and responses onto two
+//! calls, and stores (in-memory, memcached, your own) only move bytes.
+//!
+//! # The lifecycle of a session
+//!
+//! 1. **A request arrives.** The adapter hands the `Cookie` headers to
+//!    [`SessionManager::get_from_headers`], which verifies the session cookie
+//!    and returns a [`Session`] handle. No I/O happens yet.
+//! 2. **The handler uses it.** The first method that needs data
+//!    ([`Session::get`], [`Session::insert`], …) loads the record with one
+//!    store call that also pushes the idle timeout forward. A cookie that does
+//!    not verify, or whose record is missing, expired or does not open, gives a
+//!    new empty session; the client's ID is never adopted.
+//! 3. **The response leaves.** The adapter calls [`SessionManager::set`]: if
+//!    the session changed it is saved (a new one gets a fresh ID), and the
+//!    answer says which `Set-Cookie` the response needs, if any. A request that
+//!    only reads sends no `Set-Cookie`; a new session that stays empty is never
+//!    written and sets no cookie.
+//!
+//! On login call [`Session::cycle_id`] (the old ID stops working at once); on
+//! logout call [`Session::destroy`] (the record is deleted on the server, not
+//! just forgotten by the browser). Protect forms with
+//! [`Session::csrf_token`] and [`Session::verify_csrf`].
+//!
+//! # Expiry
+//!
+//! A session expires after the *idle timeout* without a request that loads it,
+//! and after the *absolute timeout* from its creation whatever its activity.
+//! The store enforces the first through TTLs; the core checks the second on
+//! every load. The cookie's `Max-Age` is the time left until the absolute
+//! timeout, so browsers keep it exactly as long as it could be valid.
+//!
+//! # The security model
+//!
+//! - **IDs** are 256 bits from the operating system's CSPRNG.
+//! - **Cookies** carry the ID and an HMAC-SHA256 tag, checked in constant time
+//!   against every key of the [`KeyRing`]: the first key signs, all verify, so
+//!   keys rotate without logging anyone out. Defaults are `HttpOnly`,
+//!   `SameSite=Lax`, `Path=/` and `Secure`.
+//! - **Store keys** are a namespace plus the SHA-256 of the ID: reading every
+//!   key in the store yields no usable cookie.
+//! - **Records are sealed** with XChaCha20-Poly1305 under a key derived from the
+//!   ring, with the store key as associated data. Whoever can write to the
+//!   store (memcached has no authentication) cannot read a session, forge one,
+//!   alter one, or copy a logged-in user's record over their own key: any such
+//!   record opens as nothing, and the session starts empty. What remains
+//!   possible for such an attacker: deleting records (logging users out), and
+//!   putting back an older sealed record of the *same* session while it lives.
+//! - **Decoding never runs code**: records are MessagePack read into plain
+//!   types, unlike the pickle of the Python project this replaces.
+//! - **Concurrent requests lose no update** on stores with compare-and-set:
+//!   a save that finds the record changed re-applies its own changes on top and
+//!   retries. A logout or ID rotation wins over racing writes, which are
+//!   dropped rather than bring the session back.
+//!
+//! Signing and sealing keys are derived from each secret with HKDF under
+//! distinct labels, so no key serves two purposes.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::sync::Arc;
+//! use session_core::{KeyRing, MemoryStore, SessionManager};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::builder(Arc::new(MemoryStore::new()), KeyRing::generate())
+//!     .secure(false) // plain-HTTP development only
+//!     .build()?;
+//!
+//! // First request: no cookie.
+//! let session = manager.get(None);
+//! session.insert("visits", &1u32).await?;
+//! let cookie = manager.set(&session).await?.expect("a new session sets a cookie");
+//!
+//! // Next request: the browser sends the cookie back.
+//! let session = manager.get(Some(cookie.value()));
+//! assert_eq!(session.get::<u32>("visits").await?, Some(1));
+//! assert!(manager.set(&session).await?.is_none(), "reading sets no cookie");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Writing a store
+//!
+//! A [`Store`] sees whole keys and opaque bytes. Here is a complete one over a
+//! mutex-guarded map, with compare-and-set through a version counter (real
+//! stores should also expire records after their TTL):
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//!
+//! use async_trait::async_trait;
+//! use session_core::{KeyRing, Loaded, SaveOutcome, SessionManager, Store, StoreError, Version};
+//!
+//! #[derive(Debug, Default)]
+//! struct MapStore {
+//!     records: Mutex<HashMap<String, (Vec<u8>, u64)>>,
+//!     next_version: std::sync::atomic::AtomicU64,
+//! }
+//!
+//! impl MapStore {
+//!     fn records(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, u64)>>, StoreError> {
+//!         self.records.lock().map_err(|_| StoreError::other("a thread panicked holding the lock"))
+//!     }
+//!
+//!     fn version(&self) -> u64 {
+//!         self.next_version.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+//!     }
+//! }
+//!
+//! #[async_trait]
+//! impl Store for MapStore {
+//!     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
+//!         Ok(self.records()?.get(key).map(|(bytes, version)| Loaded {
+//!             bytes: bytes.clone(),
+//!             version: Version(*version),
+//!         }))
+//!     }
+//!
+//!     async fn create(&self, key: &str, value: &[u8], _ttl: Duration) -> Result<Option<Version>, StoreError> {
+//!         let mut records = self.records()?;
+//!         if records.contains_key(key) {
+//!             return Ok(None);
+//!         }
+//!         let version = self.version();
+//!         records.insert(key.to_owned(), (value.to_vec(), version));
+//!         Ok(Some(Version(version)))
+//!     }
+//!
+//!     async fn save(
+//!         &self,
+//!         key: &str,
+//!         value: &[u8],
+//!         _ttl: Duration,
+//!         expected: Option<Version>,
+//!     ) -> Result<SaveOutcome, StoreError> {
+//!         let mut records = self.records()?;
+//!         match (expected, records.get(key)) {
+//!             (Some(_), None) => return Ok(SaveOutcome::Gone),
+//!             (Some(Version(expected)), Some((_, current))) if *current != expected => {
+//!                 return Ok(SaveOutcome::Conflict);
+//!             }
+//!             _ => {}
+//!         }
+//!         let version = self.version();
+//!         records.insert(key.to_owned(), (value.to_vec(), version));
+//!         Ok(SaveOutcome::Saved(Version(version)))
+//!     }
+//!
+//!     async fn touch(&self, key: &str, _ttl: Duration) -> Result<bool, StoreError> {
+//!         Ok(self.records()?.contains_key(key))
+//!     }
+//!
+//!     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+//!         Ok(self.records()?.remove(key).is_some())
+//!     }
+//!
+//!     fn supports_compare_and_set(&self) -> bool {
+//!         true
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = SessionManager::builder(Arc::new(MapStore::default()), KeyRing::generate()).build()?;
+//! let session = manager.get(None);
+//! session.insert("user", "alice").await?;
+//! let cookie = manager.set(&session).await?.expect("new session");
+//! let again = manager.get(Some(cookie.value()));
+//! assert_eq!(again.get::<String>("user").await?.as_deref(), Some("alice"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Check it against the contract with the `test-suite` feature and
+//! [`conformance::run`](crate::conformance::run) (the feature is off in this doc build).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod codec;
+mod cookie;
+mod data;
+mod error;
+mod id;
+mod keys;
+mod manager;
+mod memory;
+mod seal;
+mod session;
+mod signing;
+mod store;
+
+#[cfg(feature = "test-suite")]
+pub mod conformance;
+
+pub use cookie::{SameSite, SetCookie};
+pub use data::SessionData;
+pub use error::{BoxError, ConfigError, Error, StoreError};
+pub use keys::{KeyRing, MIN_SECRET_BYTES};
+pub use manager::{DEFAULT_COOKIE_NAME, SessionManager, SessionManagerBuilder};
+pub use memory::MemoryStore;
+pub use session::Session;
+pub use store::{Loaded, SaveOutcome, Store, Version};
