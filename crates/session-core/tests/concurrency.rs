@@ -1,0 +1,177 @@
+//! Concurrent requests on one session: no lost updates, and logouts win.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::{Instrumented, SECRET_A, manager_on, ring, saved_session};
+use session_core::SessionManager;
+
+/// Twenty requests load the same session, each changes its own key, and all
+/// save at once: every change must persist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_writers_of_different_keys_all_persist() {
+    let store = Arc::new(Instrumented::default());
+    let manager = manager_on(Arc::clone(&store));
+    let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let (manager, barrier, value) = (
+                manager.clone(),
+                Arc::clone(&barrier),
+                cookie.value().to_owned(),
+            );
+            tokio::spawn(async move {
+                let session = manager.get(Some(&value));
+                session
+                    .insert(&format!("pref:{i}"), &i)
+                    .await
+                    .expect("insert");
+                barrier.wait().await;
+                manager.set(&session).await.expect("every writer succeeds")
+            })
+        })
+        .collect();
+    for writer in writers {
+        assert!(
+            writer.await.expect("writer").is_none(),
+            "an existing session needs no new cookie"
+        );
+    }
+
+    let session = manager.get(Some(cookie.value()));
+    for i in 0..20 {
+        assert_eq!(
+            session.get::<i32>(&format!("pref:{i}")).await.expect("get"),
+            Some(i),
+            "pref:{i} was lost"
+        );
+    }
+    assert_eq!(
+        session
+            .get::<String>("user_name")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("alice")
+    );
+    assert!(
+        store.conflicts.load(Ordering::SeqCst) > 0,
+        "the writers never conflicted: the merge went untested"
+    );
+}
+
+/// Two requests write the same key: the result is one of the two values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_written_twice_keeps_one_whole_value() {
+    let manager = manager_on(Arc::new(Instrumented::default()));
+    let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
+    let (a, b) = (
+        manager.get(Some(cookie.value())),
+        manager.get(Some(cookie.value())),
+    );
+    a.insert("theme", &vec!["dark"; 50]).await.expect("insert");
+    b.insert("theme", &vec!["light"; 50]).await.expect("insert");
+    let (ra, rb) = tokio::join!(manager.set(&a), manager.set(&b));
+    ra.expect("a saves");
+    rb.expect("b saves");
+    let theme: Vec<String> = manager
+        .get(Some(cookie.value()))
+        .get("theme")
+        .await
+        .expect("get")
+        .expect("set");
+    assert!(
+        theme == vec!["dark"; 50] || theme == vec!["light"; 50],
+        "a mix of two writes: {theme:?}"
+    );
+}
+
+/// Slow writers that loaded the session before a logout must not bring it
+/// back when they finally save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_racing_slow_writers_leaves_the_session_destroyed() {
+    let store = Arc::new(Instrumented::default());
+    let manager = manager_on(Arc::clone(&store));
+    let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
+
+    let writers: Vec<_> = (0..5).map(|_| manager.get(Some(cookie.value()))).collect();
+    for (i, writer) in writers.iter().enumerate() {
+        writer
+            .insert(&format!("late:{i}"), &i)
+            .await
+            .expect("insert");
+    }
+    *store.save_delay.lock().expect("lock") = Duration::from_millis(50);
+
+    let logout = manager.get(Some(cookie.value()));
+    logout.destroy().await.expect("destroy");
+    assert!(
+        manager
+            .set(&logout)
+            .await
+            .expect("set")
+            .expect("removal")
+            .is_removal()
+    );
+
+    let saves: Vec<_> = writers
+        .into_iter()
+        .map(|writer| {
+            let manager = manager.clone();
+            tokio::spawn(async move { manager.set(&writer).await })
+        })
+        .collect();
+    for save in saves {
+        let result = save.await.expect("writer task");
+        assert!(
+            result.expect("a dropped write is not an error").is_none(),
+            "a late writer must not set a cookie"
+        );
+    }
+    assert!(
+        manager
+            .get(Some(cookie.value()))
+            .is_empty()
+            .await
+            .expect("get"),
+        "the logout must win"
+    );
+    let key_count = store.keys().len();
+    assert_eq!(
+        key_count, 1,
+        "no write may create a record under another key"
+    );
+}
+
+/// A store without compare-and-set gets last-write-wins: the cost of not
+/// supporting it, documented on `Store::supports_compare_and_set`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_compare_and_set_the_last_write_wins() {
+    let store = Arc::new(Instrumented {
+        without_compare_and_set: true,
+        ..Instrumented::default()
+    });
+    let manager = SessionManager::builder(Arc::clone(&store) as _, ring(&[SECRET_A]))
+        .build()
+        .expect("valid");
+    let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
+    let (first, second) = (
+        manager.get(Some(cookie.value())),
+        manager.get(Some(cookie.value())),
+    );
+    first.insert("a", &1).await.expect("insert");
+    second.insert("b", &2).await.expect("insert");
+    manager.set(&first).await.expect("first saves");
+    manager.set(&second).await.expect("second saves");
+    let session = manager.get(Some(cookie.value()));
+    assert_eq!(
+        session.keys().await.expect("keys"),
+        ["b", "user_name"],
+        "the second write replaced the record, losing a"
+    );
+}
