@@ -200,6 +200,10 @@ mod store;
 #[cfg(feature = "test-suite")]
 pub mod conformance;
 
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals;
+
 pub use cookie::{SameSite, SetCookie};
 pub use data::SessionData;
 pub use error::{BoxError, ConfigError, Error, StoreError};

@@ -7,8 +7,14 @@
 //! copied to another session, and reading it reveals nothing.
 //!
 //! Layout: `format (1) ‖ key id (4) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`.
-//! Nonces are 192 random bits, safe to draw at random for any realistic number
-//! of seals per key (AES-GCM's 96-bit nonces would allow only about 2^32).
+//! Nonces are 192 bits: 128 drawn from the OS CSPRNG once per process, then a
+//! 64-bit counter. They never repeat within a process, and two processes
+//! sharing a key collide with probability about n²/2^129 for n processes, so
+//! any number of seals per key is safe (AES-GCM's 96-bit random nonces would
+//! allow only about 2^32). The counter saves a system call per seal.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{Tag, XNonce};
@@ -23,10 +29,20 @@ const TAG_BYTES: usize = 16;
 /// Bytes sealing adds to a record.
 pub(crate) const OVERHEAD: usize = HEADER_BYTES + TAG_BYTES;
 
+static NONCE_PREFIX: LazyLock<[u8; 16]> = LazyLock::new(random_bytes);
+static NONCE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn next_nonce() -> [u8; 24] {
+    let mut nonce = [0u8; 24];
+    nonce[..16].copy_from_slice(&*NONCE_PREFIX);
+    nonce[16..].copy_from_slice(&NONCE_COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    nonce
+}
+
 /// Seals `plaintext` for the record at `store_key` with the current key.
 pub(crate) fn seal(keys: &KeyRing, store_key: &str, plaintext: &[u8]) -> Vec<u8> {
     let key = keys.current();
-    let nonce: [u8; 24] = random_bytes();
+    let nonce = next_nonce();
     let mut sealed = Vec::with_capacity(OVERHEAD + plaintext.len());
     sealed.push(FORMAT_V1);
     sealed.extend_from_slice(&key.id);
@@ -114,6 +130,20 @@ mod tests {
         assert_eq!(
             open(&keys, "s:mallory", &sealed).map(|o| o.plaintext),
             Err(OpenError::Authentication)
+        );
+    }
+
+    #[test]
+    fn nonces_never_repeat() {
+        let nonces: std::collections::HashSet<_> = (0..1000).map(|_| next_nonce()).collect();
+        assert_eq!(nonces.len(), 1000);
+        let sealed = [
+            seal(&ring(&[1]), "k", b"same"),
+            seal(&ring(&[1]), "k", b"same"),
+        ];
+        assert_ne!(
+            sealed[0], sealed[1],
+            "the same plaintext must seal differently"
         );
     }
 

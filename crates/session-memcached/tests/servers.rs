@@ -1,0 +1,86 @@
+//! Sessions spread over several servers and stay readable when one is dropped from the list.
+
+use std::time::Duration;
+
+use session_core::Store;
+use session_memcached::MemcachedStore;
+use test_memcached::{MemcachedServer, memcached_or_skip};
+
+const TTL: Duration = Duration::from_secs(60);
+const SESSIONS: usize = 1000;
+
+fn store_on(servers: &[&MemcachedServer]) -> MemcachedStore {
+    servers
+        .iter()
+        .fold(MemcachedStore::builder(), |builder, server| {
+            builder.server(server.addr())
+        })
+        .build()
+        .expect("valid servers")
+}
+
+fn key(i: usize) -> String {
+    format!("session:{i:064x}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_spread_and_survive_dropping_a_server() {
+    let a = memcached_or_skip!();
+    let b = memcached_or_skip!();
+    let c = memcached_or_skip!();
+    let all = store_on(&[&a, &b, &c]);
+    for i in 0..SESSIONS {
+        all.create(&key(i), b"data", TTL)
+            .await
+            .expect("create")
+            .expect("free key");
+    }
+    for server in [&a, &b, &c] {
+        let items = server.stats()["curr_items"];
+        assert!(
+            items >= SESSIONS as u64 / 5,
+            "{} holds only {items} of {SESSIONS} sessions",
+            server.addr()
+        );
+    }
+
+    // Where each session lives, asked of each server directly.
+    let on_b = store_on(&[&b]);
+    let mut was_on_b = Vec::new();
+    for i in 0..SESSIONS {
+        was_on_b.push(on_b.load(&key(i)).await.expect("load").is_some());
+    }
+
+    // The same list without `b`, written the other way round: every session on `a` or `c`
+    // is still found; those on `b` are gone (memcached does not replicate).
+    let without_b = store_on(&[&c, &a]);
+    for (i, was_on_b) in was_on_b.into_iter().enumerate() {
+        let found = without_b.load(&key(i)).await.expect("load").is_some();
+        assert_eq!(found, !was_on_b, "session {i}");
+    }
+}
+
+#[tokio::test]
+async fn one_server_written_two_ways_routes_the_same() {
+    let a = memcached_or_skip!();
+    let b = memcached_or_skip!();
+    let port = |server: &MemcachedServer| server.addr().port();
+    let plain = store_on(&[&a, &b]);
+    let spelled_otherwise = MemcachedStore::from_spec(&format!(
+        "memcached://[::ffff:127.0.0.1]:{}, 127.0.0.1:0{}",
+        port(&b),
+        port(&a)
+    ))
+    .expect("valid spec");
+    for i in 0..100 {
+        plain.save(&key(i), b"data", TTL, None).await.expect("save");
+        assert!(
+            spelled_otherwise
+                .load(&key(i))
+                .await
+                .expect("load")
+                .is_some(),
+            "session {i} routed elsewhere"
+        );
+    }
+}
