@@ -33,6 +33,8 @@ const ID_CLAIM_ATTEMPTS: usize = 4;
 /// needs the data, so a handler that never touches its session costs no store
 /// call. Reads never mark the session modified; the adapter saves it at the end
 /// of the request only if something changed, or call [`save`](Session::save).
+/// A response sets the cookie when the session was created, changed, rotated
+/// or destroyed, and never for a request that only read it.
 ///
 /// All methods are `async` because the first one loads the record. Each takes
 /// an internal lock for a moment; none holds it across your code.
@@ -407,6 +409,9 @@ impl Session {
                 SaveOutcome::Saved(version) => {
                     state.stored = Some(Stored { version, ..stored });
                     state.mark_saved();
+                    // A changed session re-sends its cookie (same ID, fresh
+                    // Max-Age, current signing key), as browsers expect.
+                    state.cookie = CookieAction::Send;
                     return Ok(());
                 }
                 SaveOutcome::Gone => {

@@ -1,0 +1,80 @@
+//! The scenarios, one public async function each, named after what they prove. Each takes the
+//! [`Env`] of its test, starts the app processes it needs, and panics with a message that quotes
+//! the contract when the app breaks it.
+//!
+//! Scenarios listed for both stores check the memcached-only parts of their claim (no store
+//! write, a record deleted) only when they run on memcached.
+
+mod cluster;
+mod cookie;
+mod expiry;
+mod login;
+mod logout;
+mod outage;
+mod pages;
+mod prefs;
+mod process;
+mod records;
+
+pub use cluster::{
+    instances_share_sessions, key_rotation_keeps_sessions, servers_share_load_and_survive_removal,
+};
+pub use cookie::{
+    bad_cookie_values_are_no_session, cookie_attributes, foreign_key_cookie_is_no_session,
+    read_only_requests_set_no_cookie, secure_cookies_flag,
+};
+pub use expiry::{absolute_timeout_ends_active_sessions, idle_timeout_expires_unused_sessions};
+pub use login::{
+    login_escapes_name, login_form_creates_session, login_keeps_absolute_timeout,
+    login_redirects_only_to_local_next, login_rejects_bad_xsrf, login_rejects_non_form_body,
+    login_rotates_session_id, login_validates_name_length,
+};
+pub use logout::{logout_destroys_session, logout_rejects_bad_xsrf};
+pub use outage::outage_answers_503_and_recovers;
+pub use pages::{
+    root_redirects_anonymous_without_session, unknown_path_is_404, visits_count_from_one,
+};
+pub use prefs::{
+    prefs_concurrent_puts_all_persist, prefs_empty_without_session, prefs_limit_is_64,
+    prefs_reject_bad_name_or_value, prefs_round_trip,
+};
+pub use process::{
+    random_secret_when_unset, rejects_malformed_options, rejects_short_or_unreadable_secret,
+    rejects_unknown_store_scheme, rejects_unparsable_listen_address, sigint_exits_cleanly,
+    sigterm_exits_cleanly, starts_with_defaults,
+};
+pub use records::{
+    altered_or_copied_record_is_empty_session, store_keys_reveal_no_cookie,
+    store_values_hide_plaintext, undecodable_record_is_empty_session,
+};
+
+use crate::Env;
+use crate::inspect;
+
+/// A snapshot of memcached's write counters, when the scenario runs on memcached: taken before a
+/// request that must not write, and compared after it.
+struct Writes(Option<u64>);
+
+impl Writes {
+    fn now(env: &Env) -> Self {
+        Self(
+            env.memcached()
+                .map(|server| inspect::writes(&server.stats())),
+        )
+    }
+
+    /// Panics if memcached was written to since the snapshot.
+    fn assert_unchanged(&self, env: &Env, what: &str) {
+        assert_eq!(
+            Writes::now(env).0,
+            self.0,
+            "{what} must not write to the store, but memcached's write counters moved"
+        );
+    }
+}
+
+/// How many items memcached holds, when the scenario runs on memcached.
+fn stored_items(env: &Env) -> Option<u64> {
+    env.memcached()
+        .map(|server| server.stats().get("curr_items").copied().unwrap_or(0))
+}

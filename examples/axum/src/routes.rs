@@ -1,0 +1,170 @@
+//! The contract's routes as axum handlers.
+//!
+//! Request bodies are read by hand (not with axum's `Form`), so that every
+//! malformed body is the contract's 400 rather than axum's 415 or 422.
+
+use adapter_axum::{CurrentUser, Session, SessionError, SessionLayer};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::{get, post, put};
+use example_support::form::Form;
+use example_support::html;
+use example_support::rules::{self, PrefError, USER_KEY};
+use session_core::SessionManager;
+
+/// The largest login or logout form read; its fields are far smaller.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The app: every route, behind the session layer.
+pub(crate) fn app(manager: SessionManager) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/visits", get(visits))
+        .route("/prefs", get(prefs))
+        // An empty NAME is a bad NAME (400), not an unknown path.
+        .route(
+            "/prefs/",
+            put(|| async { bad_request("bad preference name") }),
+        )
+        .route("/prefs/{name}", put(put_pref))
+        .layer(
+            SessionLayer::new(manager)
+                .login_url("/login")
+                .user_key(USER_KEY),
+        )
+}
+
+async fn home(
+    CurrentUser(name): CurrentUser,
+    session: Session,
+) -> Result<Html<String>, SessionError> {
+    let xsrf = session.csrf_token().await?;
+    Ok(Html(html::hello_page(&name, &xsrf)))
+}
+
+async fn login_page(
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Html<String>, SessionError> {
+    let query = query.and_then(|query| Form::parse(query.as_bytes()).ok());
+    let next = query
+        .as_ref()
+        .and_then(|query| query.get("next"))
+        .filter(|next| rules::is_local_path(next));
+    let xsrf = session.csrf_token().await?;
+    Ok(Html(html::login_page(&xsrf, next)))
+}
+
+async fn login(session: Session, headers: HeaderMap, body: Body) -> Result<Response, SessionError> {
+    let form = match read_form(&headers, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(&session, &form).await? {
+        return Ok(forbidden());
+    }
+    let name = form.get("name").unwrap_or_default();
+    if !rules::is_valid_user_name(name) {
+        return Ok(bad_request("the name must be 1 to 64 characters"));
+    }
+    session.insert(USER_KEY, name).await?;
+    session.cycle_id().await?;
+    let next = form
+        .get("next")
+        .filter(|next| rules::is_local_path(next))
+        .unwrap_or("/");
+    Ok(see_other(next))
+}
+
+async fn logout(
+    session: Session,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, SessionError> {
+    let form = match read_form(&headers, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(&session, &form).await? {
+        return Ok(forbidden());
+    }
+    session.destroy().await?;
+    Ok(see_other("/login"))
+}
+
+async fn visits(session: Session) -> Result<String, SessionError> {
+    let visits = session.with_data(rules::count_visit).await??;
+    Ok(visits.to_string())
+}
+
+async fn prefs(session: Session) -> Result<Json<serde_json::Value>, SessionError> {
+    let prefs = session.with_data(|data| rules::prefs(data)).await??;
+    Ok(Json(serde_json::Value::Object(prefs)))
+}
+
+async fn put_pref(
+    session: Session,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, SessionError> {
+    if !rules::is_valid_pref_name(&name) {
+        return Ok(bad_request("bad preference name"));
+    }
+    let Ok(body) = axum::body::to_bytes(body, rules::MAX_PREF_VALUE_BYTES).await else {
+        return Ok(bad_request("the value must be at most 256 bytes"));
+    };
+    let Some(value) = rules::pref_value(&body) else {
+        return Ok(bad_request("the value must be UTF-8"));
+    };
+    match session
+        .with_data(|data| rules::set_pref(data, &name, value))
+        .await?
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
+        Err(PrefError::Session(error)) => Err(error.into()),
+    }
+}
+
+/// The body as a form, or the 400 to answer instead.
+async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, Response> {
+    let body: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| bad_request("the form is too large or unreadable"))?;
+    let content_type = headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+    Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
+}
+
+/// Whether the form's `_xsrf` is the session's token. The session is loaded
+/// even when the field is missing, so a store outage is a 503 on every route
+/// that needs the session, whatever the form holds.
+async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, SessionError> {
+    let token = form.get("_xsrf").unwrap_or_default();
+    Ok(session.verify_csrf(token).await?)
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n").into_response()
+}
+
+/// 303 to a local path (already checked: no control characters).
+fn see_other(location: &str) -> Response {
+    match HeaderValue::try_from(location) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
+        Err(_) => (
+            StatusCode::SEE_OTHER,
+            [(LOCATION, HeaderValue::from_static("/"))],
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,96 @@
+//! The apps' two HTML pages, with every interpolated value escaped.
+
+use std::fmt::Write as _;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// The login form: posts `name`, the session's `_xsrf` token and, when given,
+/// the page to return to as `next`.
+pub fn login_page(xsrf: &str, next: Option<&str>) -> String {
+    let mut next_input = String::new();
+    if let Some(next) = next {
+        let _ = write!(
+            next_input,
+            "\n    <input type=\"hidden\" name=\"next\" value=\"{}\">",
+            escape(next)
+        );
+    }
+    format!(
+        "<!DOCTYPE html>
+<html>
+<head><meta charset=\"utf-8\"><title>Log in</title></head>
+<body>
+  <form method=\"post\" action=\"/login\">
+    <label>Name <input type=\"text\" name=\"name\" maxlength=\"64\" required></label>
+    <input type=\"hidden\" name=\"_xsrf\" value=\"{}\">{next_input}
+    <button type=\"submit\">Log in</button>
+  </form>
+</body>
+</html>
+",
+        escape(xsrf)
+    )
+}
+
+/// The greeting for a signed-in user, with a logout button.
+pub fn hello_page(name: &str, xsrf: &str) -> String {
+    format!(
+        "<!DOCTYPE html>
+<html>
+<head><meta charset=\"utf-8\"><title>Hello</title></head>
+<body>
+  <p>Hello, {}</p>
+  <form method=\"post\" action=\"/logout\">
+    <input type=\"hidden\" name=\"_xsrf\" value=\"{}\">
+    <button type=\"submit\">Log out</button>
+  </form>
+</body>
+</html>
+",
+        escape(name),
+        escape(xsrf)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn pages_hold_what_the_contract_names() {
+        let login = login_page("tok\"en", Some("/a?b=<c>"));
+        for needle in [
+            "method=\"post\"",
+            "action=\"/login\"",
+            "name=\"name\"",
+            "name=\"_xsrf\" value=\"tok&quot;en\"",
+            "name=\"next\" value=\"/a?b=&lt;c&gt;\"",
+        ] {
+            assert!(login.contains(needle), "{needle}");
+        }
+        assert!(!login_page("t", None).contains("name=\"next\""));
+        assert!(hello_page("<b>Al</b>", "t").contains("Hello, &lt;b&gt;Al&lt;/b&gt;"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The contract's rules on input, and the session operations built on them,
+//! so every app validates and stores exactly alike.
+
+use serde_json::{Map, Value};
+use session_core::SessionData;
+
+/// Session key of the signed-in user's name.
+pub const USER_KEY: &str = "user_name";
+/// Session key of the visit counter.
+pub const VISITS_KEY: &str = "visits";
+/// Prefix of a preference's session key: `pref:NAME`.
+pub const PREF_PREFIX: &str = "pref:";
+/// The most preferences one session holds.
+pub const MAX_PREFS: usize = 64;
+/// The longest preference value, in bytes.
+pub const MAX_PREF_VALUE_BYTES: usize = 256;
+/// The longest preference name, in characters.
+pub const MAX_PREF_NAME_CHARS: usize = 32;
+/// The longest user name, in characters.
+pub const MAX_USER_NAME_CHARS: usize = 64;
+
+/// Whether `next` is a local path, safe to redirect to: it starts with `/`,
+/// its second character is neither `/` nor `\` (which browsers read as
+/// another host), and it holds no backslash and no control character.
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !matches!(next.as_bytes().get(1), Some(b'/' | b'\\'))
+        && !next.chars().any(|c| c == '\\' || c.is_control())
+}
+
+/// Whether `name` is a user name: 1 to 64 characters.
+pub fn is_valid_user_name(name: &str) -> bool {
+    (1..=MAX_USER_NAME_CHARS).contains(&name.chars().count())
+}
+
+/// Whether `name` is a preference name: 1 to 32 of `a-z`, `0-9`, `_`, `-`.
+pub fn is_valid_pref_name(name: &str) -> bool {
+    (1..=MAX_PREF_NAME_CHARS).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A preference value from a request body: at most 256 bytes of UTF-8.
+pub fn pref_value(body: &[u8]) -> Option<&str> {
+    if body.len() > MAX_PREF_VALUE_BYTES {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
+/// Why a preference was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PrefError {
+    /// The session already holds [`MAX_PREFS`] other preferences.
+    #[error("a session holds at most {MAX_PREFS} preferences")]
+    TooMany,
+    /// The session layer failed.
+    #[error(transparent)]
+    Session(#[from] session_core::Error),
+}
+
+/// Stores the (already validated) preference `name`, replacing its old value;
+/// a new name beyond [`MAX_PREFS`] is refused.
+pub fn set_pref(data: &mut SessionData, name: &str, value: &str) -> Result<(), PrefError> {
+    let key = format!("{PREF_PREFIX}{name}");
+    if !data.contains_key(&key) && pref_keys(data).count() >= MAX_PREFS {
+        return Err(PrefError::TooMany);
+    }
+    data.insert(&key, value)?;
+    Ok(())
+}
+
+/// Every preference, as the JSON object `GET /prefs` answers.
+pub fn prefs(data: &SessionData) -> Result<Map<String, Value>, session_core::Error> {
+    let mut prefs = Map::new();
+    for key in pref_keys(data) {
+        if let Some(value) = data.get::<String>(key)? {
+            let name = key.strip_prefix(PREF_PREFIX).unwrap_or(key);
+            prefs.insert(name.to_owned(), Value::String(value));
+        }
+    }
+    Ok(prefs)
+}
+
+fn pref_keys(data: &SessionData) -> impl Iterator<Item = &str> {
+    data.keys().filter(|key| key.starts_with(PREF_PREFIX))
+}
+
+/// Adds one to the visit counter and answers the new count.
+pub fn count_visit(data: &mut SessionData) -> Result<u64, session_core::Error> {
+    let visits = data.get::<u64>(VISITS_KEY)?.unwrap_or(0).saturating_add(1);
+    data.insert(VISITS_KEY, &visits)?;
+    Ok(visits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths() {
+        for good in ["/", "/a", "/a/b?c=d", "/%2F%2Fevil.com"] {
+            assert!(is_local_path(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "//evil.com",
+            "/\\evil.com",
+            "/a\\b",
+            "/a\nb",
+            "/a\u{7f}",
+            "https://x",
+            " /a",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_values() {
+        assert!(is_valid_user_name("a") && is_valid_user_name(&"é".repeat(64)));
+        assert!(!is_valid_user_name("") && !is_valid_user_name(&"a".repeat(65)));
+        assert!(is_valid_pref_name("theme_2-x") && is_valid_pref_name(&"a".repeat(32)));
+        for bad in ["", "Theme", "a b", "é", "a/b", &"a".repeat(33)] {
+            assert!(!is_valid_pref_name(bad), "{bad:?}");
+        }
+        assert_eq!(pref_value(b"dark"), Some("dark"));
+        assert_eq!(pref_value(&[b'x'; 256]).map(str::len), Some(256));
+        assert_eq!(pref_value(&[b'x'; 257]), None);
+        assert_eq!(pref_value(b"\xff"), None);
+    }
+
+    #[test]
+    fn at_most_64_prefs_but_replacing_is_fine() {
+        let mut data = SessionData::new();
+        for i in 0..MAX_PREFS {
+            set_pref(&mut data, &format!("p{i}"), "v").expect("within the limit");
+        }
+        assert!(matches!(
+            set_pref(&mut data, "one-more", "v"),
+            Err(PrefError::TooMany)
+        ));
+        set_pref(&mut data, "p0", "new").expect("replacing an existing one");
+        let prefs = prefs(&data).expect("readable");
+        assert_eq!(prefs.len(), MAX_PREFS);
+        assert_eq!(prefs.get("p0"), Some(&Value::String("new".to_owned())));
+    }
+
+    #[test]
+    fn visits_count_up() {
+        let mut data = SessionData::new();
+        assert_eq!(count_visit(&mut data).expect("count"), 1);
+        assert_eq!(count_visit(&mut data).expect("count"), 2);
+    }
+}
