@@ -230,7 +230,11 @@ async fn only_reading_or_ignoring_a_session_sets_no_cookie() {
 
     let counted = send(&app, "GET", "/visits", Some(&cookie)).await;
     let resent = set_cookie(&counted).expect("a changed session re-sends its cookie");
-    assert_eq!(cookie_pair(&resent), cookie, "a change keeps the session's ID");
+    assert_eq!(
+        cookie_pair(&resent),
+        cookie,
+        "a change keeps the session's ID"
+    );
     assert_eq!(
         counted.headers().get(CACHE_CONTROL).map(|v| v.as_bytes()),
         Some(&b"no-store"[..])

@@ -35,5 +35,5 @@ pub fn decode_and_encode(bytes: &[u8]) -> usize {
 /// Seals and opens `plaintext`; answers the opened length.
 pub fn seal_and_open(keys: &KeyRing, plaintext: &[u8]) -> usize {
     let sealed = seal::seal(keys, "session:bench", plaintext);
-    seal::open(keys, "session:bench", &sealed).map_or(0, |opened| opened.plaintext.len())
+    seal::open(keys, "session:bench", sealed).map_or(0, |opened| opened.plaintext.len())
 }

@@ -23,6 +23,17 @@ pub(crate) struct Record {
     pub(crate) data: SessionData,
 }
 
+impl Record {
+    /// A new, empty session created at `created_at_ms`.
+    pub(crate) fn new(created_at_ms: u64) -> Self {
+        Self {
+            created_at_ms,
+            csrf: None,
+            data: SessionData::new(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct WireRef<'a> {
     created_at_ms: u64,

@@ -75,27 +75,34 @@ pub(crate) enum OpenError {
     Authentication,
 }
 
-/// Opens a record read from `store_key`, trying the key it names first.
-pub(crate) fn open(keys: &KeyRing, store_key: &str, sealed: &[u8]) -> Result<Opened, OpenError> {
+/// Opens a record read from `store_key`, trying the key it names first. The
+/// record is decrypted in place: its buffer becomes the plaintext.
+pub(crate) fn open(
+    keys: &KeyRing,
+    store_key: &str,
+    mut sealed: Vec<u8>,
+) -> Result<Opened, OpenError> {
     if sealed.len() < OVERHEAD || sealed[0] != FORMAT_V1 {
         return Err(OpenError::Format);
     }
-    let (header, rest) = sealed.split_at(HEADER_BYTES);
-    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_BYTES);
-    let key_id = &header[1..5];
-    let nonce = XNonce::try_from(&header[5..HEADER_BYTES]).map_err(|_| OpenError::Format)?;
-    let tag = Tag::try_from(tag).map_err(|_| OpenError::Format)?;
-    let aad = associated_data(header, store_key);
-    // Key ids are 32 bits, so two keys may share one: try every match.
+    let tag_start = sealed.len() - TAG_BYTES;
+    let tag = Tag::try_from(&sealed[tag_start..]).map_err(|_| OpenError::Format)?;
+    let nonce = XNonce::try_from(&sealed[5..HEADER_BYTES]).map_err(|_| OpenError::Format)?;
+    let aad = associated_data(&sealed[..HEADER_BYTES], store_key);
+    let key_id = &aad[1..5];
+    let ciphertext = &mut sealed[HEADER_BYTES..tag_start];
+    // Key ids are 32 bits, so two keys may share one: try every match. A
+    // failed attempt leaves the buffer as it was (the tag is checked first).
     for (index, key) in keys.all().filter(|(_, key)| key.id == key_id) {
-        let mut plaintext = ciphertext.to_vec();
         if key
             .sealing
-            .decrypt_inout_detached(&nonce, &aad, plaintext.as_mut_slice().into(), &tag)
+            .decrypt_inout_detached(&nonce, &aad, (&mut *ciphertext).into(), &tag)
             .is_ok()
         {
+            sealed.truncate(tag_start);
+            sealed.drain(..HEADER_BYTES);
             return Ok(Opened {
-                plaintext,
+                plaintext: sealed,
                 sealed_by_old_key: index > 0,
             });
         }
@@ -124,11 +131,11 @@ mod tests {
     fn opens_only_under_its_own_store_key() {
         let keys = ring(&[1]);
         let sealed = seal(&keys, "s:alice", b"user_name=alice");
-        let opened = open(&keys, "s:alice", &sealed).expect("opens");
+        let opened = open(&keys, "s:alice", sealed.clone()).expect("opens");
         assert_eq!(opened.plaintext, b"user_name=alice");
         assert!(!opened.sealed_by_old_key);
         assert_eq!(
-            open(&keys, "s:mallory", &sealed).map(|o| o.plaintext),
+            open(&keys, "s:mallory", sealed).map(|o| o.plaintext),
             Err(OpenError::Authentication)
         );
     }
@@ -158,10 +165,10 @@ mod tests {
         let old = ring(&[1]);
         let sealed = seal(&old, "k", b"data");
         let rotated = ring(&[2, 1]);
-        let opened = open(&rotated, "k", &sealed).expect("the old key is still in the ring");
+        let opened = open(&rotated, "k", sealed.clone()).expect("the old key is still in the ring");
         assert!(opened.sealed_by_old_key);
         assert_eq!(
-            open(&ring(&[2]), "k", &sealed).map(|o| o.plaintext),
+            open(&ring(&[2]), "k", sealed).map(|o| o.plaintext),
             Err(OpenError::Authentication)
         );
     }
@@ -171,12 +178,12 @@ mod tests {
         let keys = ring(&[1]);
         let mut sealed = seal(&keys, "k", b"data");
         assert_eq!(
-            open(&keys, "k", &sealed[..OVERHEAD - 1]).map(|o| o.plaintext),
+            open(&keys, "k", sealed[..OVERHEAD - 1].to_vec()).map(|o| o.plaintext),
             Err(OpenError::Format)
         );
         sealed[0] = 2;
         assert_eq!(
-            open(&keys, "k", &sealed).map(|o| o.plaintext),
+            open(&keys, "k", sealed).map(|o| o.plaintext),
             Err(OpenError::Format)
         );
     }
@@ -188,18 +195,18 @@ mod tests {
             let mut sealed = seal(&keys, "k", &plaintext);
             let pos = pos.index(sealed.len());
             sealed[pos] ^= 1 << bit;
-            prop_assert!(open(&keys, "k", &sealed).is_err());
+            prop_assert!(open(&keys, "k", sealed).is_err());
         }
 
         #[test]
         fn garbage_never_opens(garbage in proptest::collection::vec(any::<u8>(), 0..200)) {
-            prop_assert!(open(&ring(&[1]), "k", &garbage).is_err());
+            prop_assert!(open(&ring(&[1]), "k", garbage).is_err());
         }
 
         #[test]
         fn round_trips(plaintext in proptest::collection::vec(any::<u8>(), 0..512), key in "[a-z:]{1,40}") {
             let keys = ring(&[1, 2]);
-            prop_assert_eq!(open(&keys, &key, &seal(&keys, &key, &plaintext)).map(|o| o.plaintext), Ok(plaintext));
+            prop_assert_eq!(open(&keys, &key, seal(&keys, &key, &plaintext)).map(|o| o.plaintext), Ok(plaintext));
         }
     }
 }

@@ -81,44 +81,33 @@ struct State {
     had_cookie: bool,
     loaded: bool,
     stored: Option<Stored>,
-    created_at_ms: u64,
-    csrf: Option<[u8; 32]>,
+    /// Creation time, CSRF token and data: what gets sealed and stored.
+    record: Record,
     csrf_changed: bool,
     /// The record was sealed by an older key: save it under the current one.
     reseal: bool,
-    data: SessionData,
     cookie: CookieAction,
 }
 
 impl State {
     fn is_modified(&self) -> bool {
-        self.data.is_modified() || self.csrf_changed || self.reseal
+        self.record.data.is_modified() || self.csrf_changed || self.reseal
     }
 
     /// Becomes a new, empty, unsaved session.
     fn reset(&mut self) {
         self.loaded = true;
         self.stored = None;
-        self.created_at_ms = now_ms();
-        self.csrf = None;
+        self.record = Record::new(now_ms());
         self.csrf_changed = false;
         self.reseal = false;
-        self.data = SessionData::new();
         self.cookie = CookieAction::Keep;
     }
 
     fn mark_saved(&mut self) {
-        self.data.mark_saved();
+        self.record.data.mark_saved();
         self.csrf_changed = false;
         self.reseal = false;
-    }
-
-    fn record(&self) -> Record {
-        Record {
-            created_at_ms: self.created_at_ms,
-            csrf: self.csrf,
-            data: self.data.clone(),
-        }
     }
 }
 
@@ -137,11 +126,9 @@ impl Session {
             had_cookie,
             loaded: false,
             stored: None,
-            created_at_ms: 0,
-            csrf: None,
+            record: Record::new(0),
             csrf_changed: false,
             reseal: false,
-            data: SessionData::new(),
             cookie: CookieAction::Keep,
         };
         Self {
@@ -198,7 +185,7 @@ impl Session {
     pub async fn with_data<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R, Error> {
         let mut state = self.inner.state.lock().await;
         self.load(&mut state).await?;
-        Ok(f(&mut state.data))
+        Ok(f(&mut state.record.data))
     }
 
     /// The session's CSRF token, created on first use. Put it in forms and
@@ -206,11 +193,11 @@ impl Session {
     pub async fn csrf_token(&self) -> Result<String, Error> {
         let mut state = self.inner.state.lock().await;
         self.load(&mut state).await?;
-        let token = match state.csrf {
+        let token = match state.record.csrf {
             Some(token) => token,
             None => {
                 let token = random_bytes();
-                state.csrf = Some(token);
+                state.record.csrf = Some(token);
                 state.csrf_changed = true;
                 token
             }
@@ -223,7 +210,7 @@ impl Session {
     pub async fn verify_csrf(&self, candidate: &str) -> Result<bool, Error> {
         let mut state = self.inner.state.lock().await;
         self.load(&mut state).await?;
-        let Some(token) = state.csrf else {
+        let Some(token) = state.record.csrf else {
             return Ok(false);
         };
         let mut decoded = [0u8; 33];
@@ -246,13 +233,13 @@ impl Session {
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
         self.load(&mut state).await?;
-        state.csrf = Some(random_bytes());
+        state.record.csrf = Some(random_bytes());
         state.csrf_changed = true;
         let Some(old) = state.stored else {
             // Not stored yet: it gets a fresh ID when it is first saved.
             return Ok(());
         };
-        let Some(ttl) = self.ttl(state.created_at_ms) else {
+        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
             state.reset();
             return Ok(());
         };
@@ -310,7 +297,7 @@ impl Session {
         let action = std::mem::replace(&mut state.cookie, CookieAction::Keep);
         Ok(match (action, state.stored) {
             (CookieAction::Send, Some(stored)) => {
-                self.ttl_until_absolute(state.created_at_ms).map(|left| {
+                self.time_left(state.record.created_at_ms).map(|left| {
                     SetCookie::new(
                         Arc::clone(&config.cookie),
                         signing::sign(&config.keys, &stored.id),
@@ -344,10 +331,10 @@ impl Session {
         let Some(loaded) = loaded else {
             return Ok(());
         };
-        let Some((record, sealed_by_old_key)) = self.open(&key, &loaded.bytes) else {
+        let Some((record, sealed_by_old_key)) = self.open(&key, loaded.bytes) else {
             return Ok(());
         };
-        if self.ttl_until_absolute(record.created_at_ms).is_none() {
+        if self.time_left(record.created_at_ms).is_none() {
             tracing::debug!("session reached its absolute timeout");
             if let Err(error) = config.store.delete(&key).await {
                 tracing::warn!(%error, "could not delete an expired session record");
@@ -358,9 +345,7 @@ impl Session {
             id: incoming.id,
             version: loaded.version,
         });
-        state.created_at_ms = record.created_at_ms;
-        state.csrf = record.csrf;
-        state.data = record.data;
+        state.record = record;
         state.reseal = sealed_by_old_key;
         if incoming.signed_by_old_key {
             state.cookie = CookieAction::Send;
@@ -374,7 +359,7 @@ impl Session {
         if !state.loaded || !state.is_modified() {
             return Ok(());
         }
-        let Some(ttl) = self.ttl(state.created_at_ms) else {
+        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
             tracing::debug!("session expired during the request; changes dropped");
             state.reset();
             return Ok(());
@@ -422,15 +407,15 @@ impl Session {
             }
             let current = config.store.load(&key).await?;
             let Some((record, version)) = current.and_then(|loaded| {
-                self.open(&key, &loaded.bytes)
+                self.open(&key, loaded.bytes)
                     .map(|(record, _)| (record, loaded.version))
             }) else {
                 self.drop_changes(state);
                 return Ok(());
             };
-            state.data.rebase_onto(record.data);
+            state.record.data.rebase_onto(record.data);
             if !state.csrf_changed {
-                state.csrf = record.csrf;
+                state.record.csrf = record.csrf;
             }
             stored.version = version;
             tokio::task::yield_now().await;
@@ -473,7 +458,7 @@ impl Session {
 
     fn seal(&self, key: &str, state: &State) -> Result<Vec<u8>, Error> {
         let config = &self.inner.config;
-        let sealed = seal::seal(&config.keys, key, &codec::encode(&state.record()));
+        let sealed = seal::seal(&config.keys, key, &codec::encode(&state.record));
         if sealed.len() > config.max_record_bytes {
             return Err(Error::TooLarge {
                 size: sealed.len(),
@@ -485,7 +470,7 @@ impl Session {
 
     /// Opens and decodes a stored record; `None` (and a warning) when it is
     /// forged, altered, moved, under a retired key, or undecodable.
-    fn open(&self, key: &str, bytes: &[u8]) -> Option<(Record, bool)> {
+    fn open(&self, key: &str, bytes: Vec<u8>) -> Option<(Record, bool)> {
         let opened = seal::open(&self.inner.config.keys, key, bytes)
             .inspect_err(|error| {
                 tracing::warn!(?error, "session record does not open; treating it as empty")
@@ -497,21 +482,25 @@ impl Session {
         Some((record, opened.sealed_by_old_key))
     }
 
-    /// The time left before the absolute timeout, or `None` when less than a
-    /// second is left: such a session counts as expired.
-    fn ttl_until_absolute(&self, created_at_ms: u64) -> Option<Duration> {
+    /// The time left before the absolute timeout, rounded up to whole
+    /// seconds (so a live session never reads as zero), or `None` once it has
+    /// passed.
+    fn time_left(&self, created_at_ms: u64) -> Option<Duration> {
         let absolute =
             u64::try_from(self.inner.config.absolute_timeout.as_millis()).unwrap_or(u64::MAX);
-        let left = created_at_ms
+        let left_ms = created_at_ms
             .saturating_add(absolute)
             .saturating_sub(now_ms());
-        (left >= 1_000).then(|| Duration::from_millis(left))
+        (left_ms > 0).then(|| Duration::from_secs(left_ms.div_ceil(1_000)))
     }
 
     /// The TTL to give the store: the idle timeout, cut short by the absolute
-    /// one.
+    /// one, and at least a second (stores count in whole seconds). A record
+    /// may so outlive its absolute timeout by up to a second; the check on
+    /// every load refuses it all the same, so a session never lives longer,
+    /// nor ends early.
     fn ttl(&self, created_at_ms: u64) -> Option<Duration> {
-        self.ttl_until_absolute(created_at_ms)
+        self.time_left(created_at_ms)
             .map(|left| left.min(self.inner.config.idle_timeout))
     }
 }

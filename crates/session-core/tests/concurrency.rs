@@ -37,8 +37,15 @@ async fn twenty_writers_of_different_keys_all_persist() {
         })
         .collect();
     for writer in writers {
-        let resent = writer.await.expect("writer").expect("a changed session re-sends its cookie");
-        assert_eq!(resent.value(), cookie.value(), "a change keeps the session's ID");
+        let resent = writer
+            .await
+            .expect("writer")
+            .expect("a changed session re-sends its cookie");
+        assert_eq!(
+            resent.value(),
+            cookie.value(),
+            "a change keeps the session's ID"
+        );
     }
 
     let session = manager.get(Some(cookie.value()));

@@ -346,28 +346,36 @@ async fn idle_sessions_expire_and_active_ones_live() {
 }
 
 #[tokio::test]
-async fn absolute_timeout_ends_even_an_active_session() {
+async fn absolute_timeout_ends_even_an_active_session_never_early() {
     let manager = SessionManager::builder(Arc::new(Instrumented::default()), ring(&[SECRET_A]))
         .absolute_timeout(Duration::from_secs(2))
         .build()
         .expect("valid");
     let cookie = saved_session(&manager, &[("k", "v")]).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        manager
-            .get(Some(cookie.value()))
-            .contains_key("k")
-            .await
-            .expect("get")
-    );
-    // Less than a second left counts as expired.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(550)).await;
+        let session = manager.get(Some(cookie.value()));
+        assert!(
+            session.contains_key("k").await.expect("get"),
+            "expired before 2 s"
+        );
+        session.insert("k", &round).await.expect("insert");
+        let resent = manager.set(&session).await.expect("set").expect("changed");
+        assert!(
+            resent
+                .max_age()
+                .is_some_and(|age| age >= Duration::from_secs(1)),
+            "a live cookie expires"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         manager
             .get(Some(cookie.value()))
             .is_empty()
             .await
-            .expect("get")
+            .expect("get"),
+        "alive after 2 s"
     );
 }
 
