@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Instrumented, SECRET_A, manager_on, ring, saved_session};
+use common::{
+    Instrumented, SECRET_A, holds_nothing, manager_on, manager_with, ring, saved_session,
+};
 use session_core::{Error, SameSite, SessionManager};
 
 #[tokio::test]
@@ -74,10 +76,9 @@ async fn a_read_costs_one_store_call_and_sets_no_cookie() {
 
 #[tokio::test]
 async fn the_cookie_carries_safe_defaults_and_the_time_left() {
-    let manager = SessionManager::builder(Arc::new(Instrumented::default()), ring(&[SECRET_A]))
-        .absolute_timeout(Duration::from_secs(100))
-        .build()
-        .expect("valid");
+    let manager = manager_with(&Arc::default(), &[SECRET_A], |builder| {
+        builder.absolute_timeout(Duration::from_secs(100))
+    });
     let cookie = saved_session(&manager, &[("k", "v")]).await;
     assert_eq!(cookie.name(), "session");
     assert!(cookie.secure() && cookie.http_only());
@@ -178,10 +179,9 @@ async fn the_first_verifying_cookie_among_headers_wins() {
 #[tokio::test]
 async fn cycle_id_moves_the_data_and_kills_the_old_id() {
     let store = Arc::new(Instrumented::default());
-    let manager = SessionManager::builder(Arc::clone(&store) as _, ring(&[SECRET_A]))
-        .absolute_timeout(Duration::from_secs(100))
-        .build()
-        .expect("valid");
+    let manager = manager_with(&store, &[SECRET_A], |builder| {
+        builder.absolute_timeout(Duration::from_secs(100))
+    });
     let session = manager.get(None);
     session.insert("visits", &3u32).await.expect("insert");
     let token_before = session.csrf_token().await.expect("token");
@@ -321,10 +321,9 @@ async fn csrf_tokens_persist_and_verify_in_constant_time() {
 
 #[tokio::test]
 async fn idle_sessions_expire_and_active_ones_live() {
-    let manager = SessionManager::builder(Arc::new(Instrumented::default()), ring(&[SECRET_A]))
-        .idle_timeout(Duration::from_secs(1))
-        .build()
-        .expect("valid");
+    let manager = manager_with(&Arc::default(), &[SECRET_A], |builder| {
+        builder.idle_timeout(Duration::from_secs(1))
+    });
     let idle = saved_session(&manager, &[("k", "v")]).await;
     let active = saved_session(&manager, &[("k", "v")]).await;
     for _ in 0..3 {
@@ -336,21 +335,16 @@ async fn idle_sessions_expire_and_active_ones_live() {
         );
     }
     assert!(
-        manager
-            .get(Some(idle.value()))
-            .is_empty()
-            .await
-            .expect("get"),
+        holds_nothing(&manager, idle.value()).await,
         "idle for 1.5 s must be gone"
     );
 }
 
 #[tokio::test]
 async fn absolute_timeout_ends_even_an_active_session_never_early() {
-    let manager = SessionManager::builder(Arc::new(Instrumented::default()), ring(&[SECRET_A]))
-        .absolute_timeout(Duration::from_secs(2))
-        .build()
-        .expect("valid");
+    let manager = manager_with(&Arc::default(), &[SECRET_A], |builder| {
+        builder.absolute_timeout(Duration::from_secs(2))
+    });
     let cookie = saved_session(&manager, &[("k", "v")]).await;
     for round in 0..3 {
         tokio::time::sleep(Duration::from_millis(550)).await;
@@ -370,11 +364,7 @@ async fn absolute_timeout_ends_even_an_active_session_never_early() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        manager
-            .get(Some(cookie.value()))
-            .is_empty()
-            .await
-            .expect("get"),
+        holds_nothing(&manager, cookie.value()).await,
         "alive after 2 s"
     );
 }
@@ -382,10 +372,9 @@ async fn absolute_timeout_ends_even_an_active_session_never_early() {
 #[tokio::test]
 async fn oversized_sessions_fail_loudly_and_write_nothing() {
     let store = Arc::new(Instrumented::default());
-    let manager = SessionManager::builder(Arc::clone(&store) as _, ring(&[SECRET_A]))
-        .max_record_bytes(10_000)
-        .build()
-        .expect("valid");
+    let manager = manager_with(&store, &[SECRET_A], |builder| {
+        builder.max_record_bytes(10_000)
+    });
     let session = manager.get(None);
     session
         .insert("blob", &"x".repeat(20_000))

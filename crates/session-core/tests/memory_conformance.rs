@@ -22,7 +22,7 @@ async fn memory_store_stays_within_its_bound() {
         .await
         .expect("memory store save");
     }
-    // Each entry weighs about 1,170 bytes, so at most ~900 fit in 1 MiB.
+    // Each entry weighs about 1,465 bytes, so at most ~716 fit in 1 MiB.
     assert!(
         store.entry_count() <= 1_000,
         "{} entries exceed the bound",

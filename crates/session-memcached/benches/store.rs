@@ -151,56 +151,47 @@ where
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn load(store: &MemcachedStore, concurrency: usize) -> f64 {
-    rate(concurrency, |task, deadline| {
-        let store = store.clone();
-        async move {
-            let key = key(task);
-            let mut done = 0;
-            while Instant::now() < deadline {
-                store.load(&key).await.expect("load").expect("hit");
-                done += 1;
+/// Runs `rate` with tasks that each repeat `$op` on their own key (`$key`)
+/// with their own clone of `$client` (`$handle`) until the round ends.
+macro_rules! repeat {
+    ($concurrency:expr, $client:expr, |$handle:ident, $key:ident| $op:expr) => {
+        rate($concurrency, |task, deadline| {
+            let $handle = $client.clone();
+            async move {
+                let $key = key(task);
+                let mut done = 0;
+                while Instant::now() < deadline {
+                    $op;
+                    done += 1;
+                }
+                done
             }
-            done
-        }
-    })
-    .await
+        })
+        .await
+    };
+}
+
+async fn load(store: &MemcachedStore, concurrency: usize) -> f64 {
+    repeat!(concurrency, store, |store, key| store
+        .load(&key)
+        .await
+        .expect("load")
+        .expect("hit"))
 }
 
 async fn load_and_touch(store: &MemcachedStore, concurrency: usize) -> f64 {
-    rate(concurrency, |task, deadline| {
-        let store = store.clone();
-        async move {
-            let key = key(task);
-            let mut done = 0;
-            while Instant::now() < deadline {
-                store
-                    .load_and_touch(&key, TTL)
-                    .await
-                    .expect("load_and_touch")
-                    .expect("hit");
-                done += 1;
-            }
-            done
-        }
-    })
-    .await
+    repeat!(concurrency, store, |store, key| store
+        .load_and_touch(&key, TTL)
+        .await
+        .expect("load_and_touch")
+        .expect("hit"))
 }
 
 async fn save(store: &MemcachedStore, concurrency: usize) -> f64 {
-    rate(concurrency, |task, deadline| {
-        let store = store.clone();
-        async move {
-            let key = key(task);
-            let mut done = 0;
-            while Instant::now() < deadline {
-                store.save(&key, &VALUE, TTL, None).await.expect("save");
-                done += 1;
-            }
-            done
-        }
-    })
-    .await
+    repeat!(concurrency, store, |store, key| store
+        .save(&key, &VALUE, TTL, None)
+        .await
+        .expect("save"))
 }
 
 async fn cas_save(store: &MemcachedStore, concurrency: usize) -> f64 {
@@ -224,40 +215,20 @@ async fn cas_save(store: &MemcachedStore, concurrency: usize) -> f64 {
 }
 
 async fn raw_get(client: &AsyncMetaClient, concurrency: usize, touch: bool) -> f64 {
-    rate(concurrency, |task, deadline| {
-        let client = client.clone();
-        async move {
-            let key = key(task);
-            let mut done = 0;
-            while Instant::now() < deadline {
-                let get = client.get(&key).meta(Meta::NONE.cas());
-                let get = if touch {
-                    get.touch_raw(RAW_EXPIRY)
-                } else {
-                    get
-                };
-                assert!(get.send().await.expect("raw get").hit());
-                done += 1;
-            }
-            done
-        }
+    repeat!(concurrency, client, |client, key| {
+        let get = client.get(&key).meta(Meta::NONE.cas());
+        let get = if touch {
+            get.touch_raw(RAW_EXPIRY)
+        } else {
+            get
+        };
+        assert!(get.send().await.expect("raw get").hit());
     })
-    .await
 }
 
 async fn raw_set(client: &AsyncMetaClient, concurrency: usize) -> f64 {
-    rate(concurrency, |task, deadline| {
-        let client = client.clone();
-        async move {
-            let key = key(task);
-            let mut done = 0;
-            while Instant::now() < deadline {
-                let set = client.set(&key, VALUE).ttl_raw(RAW_EXPIRY).return_cas();
-                assert!(set.send().await.expect("raw set").applied());
-                done += 1;
-            }
-            done
-        }
+    repeat!(concurrency, client, |client, key| {
+        let set = client.set(&key, VALUE).ttl_raw(RAW_EXPIRY).return_cas();
+        assert!(set.send().await.expect("raw set").applied());
     })
-    .await
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, SetCookie, Store, StoreError,
-    Version,
+    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, SessionManagerBuilder, SetCookie,
+    Store, StoreError, Version,
 };
 
 /// Wraps a MemoryStore.
@@ -136,6 +136,20 @@ pub fn ring(secrets: &[[u8; 32]]) -> KeyRing {
     KeyRing::from_secrets(secrets).expect("valid test keys")
 }
 
+/// A manager on `store` with the keys `secrets`, configured by `configure`.
+pub fn manager_with(
+    store: &Arc<Instrumented>,
+    secrets: &[[u8; 32]],
+    configure: impl FnOnce(SessionManagerBuilder) -> SessionManagerBuilder,
+) -> SessionManager {
+    configure(SessionManager::builder(
+        Arc::clone(store) as _,
+        ring(secrets),
+    ))
+    .build()
+    .expect("valid config")
+}
+
 pub fn manager_on(store: Arc<Instrumented>) -> SessionManager {
     SessionManager::builder(store, ring(&[SECRET_A]))
         .build()
@@ -153,4 +167,14 @@ pub async fn saved_session(manager: &SessionManager, pairs: &[(&str, &str)]) -> 
         .await
         .expect("set")
         .expect("a new session sets a cookie")
+}
+
+/// Whether the session behind `cookie_value` holds no data (gone, expired,
+/// or never opened).
+pub async fn holds_nothing(manager: &SessionManager, cookie_value: &str) -> bool {
+    manager
+        .get(Some(cookie_value))
+        .is_empty()
+        .await
+        .expect("loading the session")
 }
