@@ -16,13 +16,23 @@
 //! Each check takes a fresh store from the constructor and uses its own random
 //! keys, so a shared server is fine. A failed check panics with a message that
 //! names it. The suite sleeps a few seconds in total to observe TTL expiry.
+//!
+//! Besides the store contract, it runs whole sessions over the store through a
+//! [`SessionManager`]: twenty concurrent writers of one session all persist, a
+//! logout beats writers that loaded the session before it, and the same store
+//! with compare-and-set hidden gets last-write-wins.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use crate::error::StoreError;
 use crate::id::random_bytes;
-use crate::store::{SaveOutcome, Store, Version};
+use crate::keys::KeyRing;
+use crate::manager::SessionManager;
+use crate::store::{Loaded, SaveOutcome, Store, Version};
 
 /// Runs every check against stores made by `make_store`.
 ///
@@ -42,10 +52,15 @@ where
     binary_and_large_values(&make_store().await).await;
     let store = Arc::new(make_store().await);
     concurrent_independent_keys(Arc::clone(&store)).await;
+    delete_beats_concurrent_touches(Arc::clone(&store)).await;
     if store.supports_compare_and_set() {
         compare_and_set(&*store).await;
         concurrent_compare_and_set(Arc::clone(&store)).await;
+        twenty_writers_of_one_session(Arc::new(make_store().await)).await;
+        logout_beats_slower_writers(Arc::new(make_store().await)).await;
     }
+    let without_cas = Arc::new(WithoutCompareAndSet(Arc::new(make_store().await)));
+    last_write_wins_without_compare_and_set(without_cas).await;
     ttl_expiry(&make_store().await).await;
 }
 
@@ -372,36 +387,60 @@ async fn concurrent_compare_and_set<S: Store>(store: Arc<S>) {
 
 async fn ttl_expiry(store: &impl Store) {
     let short = Duration::from_secs(1);
-    let expiring = unique_key("ttl-expire");
-    let touched = unique_key("ttl-touch");
-    let saved = unique_key("ttl-save");
-    store
+    let [expiring, touched, refreshed, saved, lasting] = [
+        "ttl-expire",
+        "ttl-touch",
+        "ttl-refresh",
+        "ttl-save",
+        "ttl-last",
+    ]
+    .map(unique_key);
+    let expiring_version = store
         .create(&expiring, b"x", short)
         .await
         .expect("create")
         .expect("free key");
+    for key in [&touched, &refreshed] {
+        store
+            .create(key, b"x", short)
+            .await
+            .expect("create")
+            .expect("free key");
+    }
+    store.save(&saved, b"x", short, None).await.expect("save");
     store
-        .create(&touched, b"x", short)
+        .create(&lasting, b"x", Duration::from_secs(2))
         .await
         .expect("create")
         .expect("free key");
-    store.save(&saved, b"x", short, None).await.expect("save");
     assert!(
         store.load(&expiring).await.expect("load").is_some(),
         "a record expired at once"
     );
 
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let ten = Duration::from_secs(10);
+    assert!(
+        store.touch(&touched, ten).await.expect("touch"),
+        "touch missed a live record"
+    );
     assert!(
         store
-            .touch(&touched, Duration::from_secs(10))
+            .load_and_touch(&refreshed, ten)
             .await
-            .expect("touch"),
-        "touch missed a live record"
+            .expect("load_and_touch")
+            .is_some(),
+        "load_and_touch missed"
+    );
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        store.load(&lasting).await.expect("load").is_some(),
+        "a 2 s record was gone after 1.2 s"
     );
 
     // A store counting whole seconds may keep a 1 s record for up to 3 s.
-    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert!(
         store.load(&expiring).await.expect("load").is_none(),
         "a created record outlived its TTL"
@@ -414,4 +453,227 @@ async fn ttl_expiry(store: &impl Store) {
         store.load(&touched).await.expect("load").is_some(),
         "touch did not extend the TTL"
     );
+    assert!(
+        store.load(&refreshed).await.expect("load").is_some(),
+        "load_and_touch did not extend the TTL"
+    );
+
+    // An expired record is absent for every operation.
+    assert!(
+        !store.touch(&expiring, ten).await.expect("touch"),
+        "touch revived an expired record"
+    );
+    if store.supports_compare_and_set() {
+        let revived = store
+            .save(&expiring, b"y", ten, Some(expiring_version))
+            .await
+            .expect("save");
+        assert_eq!(
+            revived,
+            SaveOutcome::Gone,
+            "compare-and-set on an expired record must answer Gone"
+        );
+    }
+    assert!(
+        store
+            .create(&expiring, b"z", ten)
+            .await
+            .expect("create")
+            .is_some(),
+        "an expired key must be free"
+    );
+}
+
+/// A delete racing touches of the same record must stay deleted: a touch
+/// that read the record before the delete must not write it back.
+async fn delete_beats_concurrent_touches<S: Store>(store: Arc<S>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for _ in 0..100 {
+        let key = Arc::new(unique_key("delete-race"));
+        store
+            .create(&key, b"x", TTL)
+            .await
+            .expect("create")
+            .expect("free key");
+        // Counts touches; the toucher stops when it reads `usize::MAX`.
+        let touches = Arc::new(AtomicUsize::new(0));
+        let toucher = {
+            let (store, key, touches) =
+                (Arc::clone(&store), Arc::clone(&key), Arc::clone(&touches));
+            tokio::spawn(async move {
+                while touches.fetch_add(1, Ordering::SeqCst) != usize::MAX {
+                    store
+                        .load_and_touch(&key, TTL)
+                        .await
+                        .expect("load_and_touch");
+                }
+            })
+        };
+        while touches.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            store.delete(&key).await.expect("delete"),
+            "delete missed a live record"
+        );
+        touches.store(usize::MAX, Ordering::SeqCst);
+        toucher.await.expect("toucher task panicked");
+        assert!(
+            store.load(&key).await.expect("load").is_none(),
+            "a touch brought a deleted record back"
+        );
+    }
+}
+
+fn manager_on(store: Arc<dyn Store>) -> SessionManager {
+    SessionManager::builder(store, KeyRing::generate())
+        .build()
+        .expect("the default configuration is valid")
+}
+
+/// A new session holding `user_name`, and its cookie value.
+async fn logged_in(manager: &SessionManager) -> String {
+    let session = manager.get(None);
+    session.insert("user_name", "alice").await.expect("insert");
+    let cookie = manager.set(&session).await.expect("save a new session");
+    cookie
+        .expect("a new session sets a cookie")
+        .value()
+        .to_owned()
+}
+
+async fn twenty_writers_of_one_session(store: Arc<dyn Store>) {
+    let manager = manager_on(store);
+    let cookie = Arc::new(logged_in(&manager).await);
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let (manager, cookie, barrier) =
+                (manager.clone(), Arc::clone(&cookie), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let session = manager.get(Some(&cookie));
+                session
+                    .insert(&format!("pref:{i}"), &i)
+                    .await
+                    .expect("insert");
+                barrier.wait().await;
+                manager
+                    .set(&session)
+                    .await
+                    .expect("a concurrent writer failed to save");
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer task panicked");
+    }
+    let session = manager.get(Some(&cookie));
+    for i in 0..20 {
+        let value = session.get::<i32>(&format!("pref:{i}")).await.expect("get");
+        assert_eq!(value, Some(i), "concurrent writers lost pref:{i}");
+    }
+}
+
+async fn logout_beats_slower_writers(store: Arc<dyn Store>) {
+    const WRITERS: usize = 5;
+    let manager = manager_on(store);
+    let cookie = Arc::new(logged_in(&manager).await);
+    // Writers load the session, then wait for the logout before saving.
+    let logged_out = Arc::new(tokio::sync::Semaphore::new(0));
+    let mut writers = Vec::new();
+    for i in 0..WRITERS {
+        let session = manager.get(Some(&cookie));
+        session
+            .insert(&format!("late:{i}"), &i)
+            .await
+            .expect("insert");
+        let (manager, logged_out) = (manager.clone(), Arc::clone(&logged_out));
+        writers.push(tokio::spawn(async move {
+            let _permit = logged_out.acquire().await.expect("semaphore open");
+            manager.set(&session).await
+        }));
+    }
+    let logout = manager.get(Some(&cookie));
+    logout.destroy().await.expect("destroy");
+    manager.set(&logout).await.expect("logout");
+    logged_out.add_permits(WRITERS);
+    for writer in writers {
+        let cookie = writer
+            .await
+            .expect("writer task panicked")
+            .expect("a dropped write is no error");
+        assert!(cookie.is_none(), "a write after the logout set a cookie");
+    }
+    let session = manager.get(Some(&cookie));
+    assert!(
+        session.is_empty().await.expect("load"),
+        "a slow writer brought back a logged-out session"
+    );
+}
+
+async fn last_write_wins_without_compare_and_set(store: Arc<WithoutCompareAndSet>) {
+    let manager = manager_on(store);
+    let cookie = logged_in(&manager).await;
+    let (first, second) = (manager.get(Some(&cookie)), manager.get(Some(&cookie)));
+    first.insert("a", &1).await.expect("insert");
+    second.insert("b", &2).await.expect("insert");
+    manager.set(&first).await.expect("first save");
+    manager.set(&second).await.expect("second save");
+    let keys = manager.get(Some(&cookie)).keys().await.expect("keys");
+    assert_eq!(
+        keys,
+        ["b", "user_name"],
+        "without compare-and-set the last write replaces the record"
+    );
+}
+
+/// A store with compare-and-set hidden: what the core does for stores that
+/// cannot compare-and-set.
+#[derive(Debug)]
+struct WithoutCompareAndSet(Arc<dyn Store>);
+
+#[async_trait]
+impl Store for WithoutCompareAndSet {
+    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
+        self.0.load(key).await
+    }
+
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
+        self.0.load_and_touch(key, ttl).await
+    }
+
+    async fn create(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Version>, StoreError> {
+        self.0.create(key, value, ttl).await
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        expected: Option<Version>,
+    ) -> Result<SaveOutcome, StoreError> {
+        assert!(
+            expected.is_none(),
+            "the core asked a store without compare-and-set for one"
+        );
+        self.0.save(key, value, ttl, None).await
+    }
+
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.0.touch(key, ttl).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.0.delete(key).await
+    }
+
+    fn supports_compare_and_set(&self) -> bool {
+        false
+    }
 }

@@ -16,8 +16,13 @@ use crate::error::Error;
 ///
 /// The data remembers which keys this request changed. When two requests save
 /// one session at once, the later save re-applies only those keys on top of
-/// what the other stored, so both requests' changes persist.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// what the other stored, so both requests' changes persist. That is also why
+/// you only ever get one from a [`Session`](crate::Session) (through
+/// [`Session::with_data`](crate::Session::with_data)) and cannot make or
+/// swap in another: a replaced value would bypass the tracking. Writing the
+/// value a key already holds is no change, so it does not override what a
+/// concurrent request stored under that key.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionData {
     pub(crate) entries: BTreeMap<String, ByteBuf>,
     changed: BTreeSet<String>,
@@ -25,15 +30,15 @@ pub struct SessionData {
 }
 
 impl SessionData {
-    /// An empty session.
-    pub fn new() -> Self {
-        Self::default()
+    pub(crate) fn new() -> Self {
+        Self::from_entries(BTreeMap::new())
     }
 
     pub(crate) fn from_entries(entries: BTreeMap<String, ByteBuf>) -> Self {
         Self {
             entries,
-            ..Self::default()
+            changed: BTreeSet::new(),
+            cleared: false,
         }
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use moka::ops::compute::{CompResult, Op};
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 
 use crate::error::StoreError;
@@ -83,7 +84,7 @@ impl MemoryStore {
     }
 
     /// A store that holds at most about `max_bytes` of keys and records. When
-    /// full, it evicts the entries least likely to be used again.
+    /// full, it evicts the least recently used entries.
     pub fn with_max_bytes(max_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
@@ -92,6 +93,10 @@ impl MemoryStore {
                 u32::try_from(weight).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
+            // Plain LRU: the default TinyLFU policy may refuse to admit a new
+            // entry into a full cache, which would drop a session right after
+            // `create` claimed it.
+            .eviction_policy(EvictionPolicy::lru())
             .build();
         Self {
             cache,
@@ -211,7 +216,17 @@ impl Store for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.cache.remove(key).is_some())
+        // Through the per-key lock, like every other write: a plain `remove`
+        // could slip between a concurrent touch's read and its write, and the
+        // touch would put the deleted record back.
+        let result = self
+            .cache
+            .entry_by_ref(key)
+            .and_compute_with(|current| match current {
+                Some(_) => Op::Remove,
+                None => Op::Nop,
+            });
+        Ok(matches!(result, CompResult::Removed(_)))
     }
 
     fn supports_compare_and_set(&self) -> bool {

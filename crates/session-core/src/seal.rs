@@ -11,7 +11,9 @@
 //! 64-bit counter. They never repeat within a process, and two processes
 //! sharing a key collide with probability about n²/2^129 for n processes, so
 //! any number of seals per key is safe (AES-GCM's 96-bit random nonces would
-//! allow only about 2^32). The counter saves a system call per seal.
+//! allow only about 2^32). The counter saves a system call per seal. A process
+//! that forks after sealing would share prefix and counter with its child;
+//! async servers do not fork once running, and none of this workspace's do.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -226,33 +226,31 @@ impl Session {
     /// an ID an attacker planted or saw before is worthless after it.
     ///
     /// The data and the creation time carry over; the CSRF token is replaced.
-    /// The new ID is claimed in the store before the old record is deleted,
-    /// and if that delete fails the call fails, rather than leave the old
-    /// cookie working. A concurrent request still writing under the old ID has
-    /// its changes dropped.
+    /// Changes other requests saved since this one loaded carry over. The new
+    /// ID is claimed in the store before the old record is deleted, and if that
+    /// delete fails the call fails (and the handle becomes a new empty
+    /// session), rather than leave the old cookie working. A write racing the
+    /// rotation under the old ID is dropped; if the session was logged out or
+    /// rotated by another request meanwhile, that request wins and this handle
+    /// becomes a new empty session.
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
         self.load(&mut state).await?;
-        state.record.csrf = Some(random_bytes());
-        state.csrf_changed = true;
+        if state.record.csrf.is_some() {
+            state.record.csrf = Some(random_bytes());
+            state.csrf_changed = true;
+        }
         let Some(old) = state.stored else {
             // Not stored yet: it gets a fresh ID when it is first saved.
             return Ok(());
         };
-        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
+        let moved = self.move_to_new_id(&mut state, old).await;
+        if moved.is_err() {
+            // Never let this request save its changes (a login, typically)
+            // under the old ID, which an attacker may have planted.
             state.reset();
-            return Ok(());
-        };
-        let new = self.claim_new_id(&state, ttl).await?;
-        let config = &self.inner.config;
-        config
-            .store
-            .delete(&old.id.store_key(&config.namespace))
-            .await?;
-        state.stored = Some(new);
-        state.mark_saved();
-        state.cookie = CookieAction::Send;
-        Ok(())
+        }
+        moved
     }
 
     /// Ends the session: deletes its record now and has the response expire the
@@ -365,6 +363,12 @@ impl Session {
             return Ok(());
         };
         match state.stored {
+            None if state.record.data.is_empty() && state.record.csrf.is_none() => {
+                // Changed, but back to empty (an insert then a remove): a new
+                // session with nothing in it is never written.
+                state.mark_saved();
+                Ok(())
+            }
             None => {
                 state.stored = Some(self.claim_new_id(state, ttl).await?);
                 state.mark_saved();
@@ -405,19 +409,10 @@ impl Session {
                 }
                 SaveOutcome::Conflict => {}
             }
-            let current = config.store.load(&key).await?;
-            let Some((record, version)) = current.and_then(|loaded| {
-                self.open(&key, loaded.bytes)
-                    .map(|(record, _)| (record, loaded.version))
-            }) else {
+            if !self.catch_up(state, &key, &mut stored).await? {
                 self.drop_changes(state);
                 return Ok(());
-            };
-            state.record.data.rebase_onto(record.data);
-            if !state.csrf_changed {
-                state.record.csrf = record.csrf;
             }
-            stored.version = version;
             tokio::task::yield_now().await;
         }
         let (attempts, elapsed) = (config.max_save_attempts, started.elapsed());
@@ -436,6 +431,66 @@ impl Session {
             "session ended by a concurrent request before this one saved; its changes are dropped"
         );
         state.reset();
+    }
+
+    /// The rotation itself: catch up with the stored record, claim a new ID
+    /// with the data, delete the old record.
+    async fn move_to_new_id(&self, state: &mut State, mut old: Stored) -> Result<(), Error> {
+        let config = &self.inner.config;
+        let old_key = old.id.store_key(&config.namespace);
+        if !self.catch_up(state, &old_key, &mut old).await? {
+            self.drop_changes(state);
+            return Ok(());
+        }
+        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
+            state.reset();
+            return Ok(());
+        };
+        let new = self.claim_new_id(state, ttl).await?;
+        if !config.store.delete(&old_key).await? {
+            // A concurrent logout or rotation deleted it first: that one wins,
+            // and the copy just claimed must not outlive it.
+            if let Err(error) = config
+                .store
+                .delete(&new.id.store_key(&config.namespace))
+                .await
+            {
+                tracing::warn!(%error, "could not delete an abandoned rotated session record");
+            }
+            self.drop_changes(state);
+            return Ok(());
+        }
+        state.stored = Some(new);
+        state.mark_saved();
+        state.cookie = CookieAction::Send;
+        Ok(())
+    }
+
+    /// Brings this request up to date with the stored record: reloads it and,
+    /// when another request saved it since, re-applies this request's own
+    /// changes on top. Answers false when the record is gone or no longer
+    /// opens: a logout or rotation won.
+    async fn catch_up(
+        &self,
+        state: &mut State,
+        key: &str,
+        stored: &mut Stored,
+    ) -> Result<bool, Error> {
+        let Some(loaded) = self.inner.config.store.load(key).await? else {
+            return Ok(false);
+        };
+        if loaded.version == stored.version {
+            return Ok(true);
+        }
+        let Some((record, _)) = self.open(key, loaded.bytes) else {
+            return Ok(false);
+        };
+        state.record.data.rebase_onto(record.data);
+        if !state.csrf_changed {
+            state.record.csrf = record.csrf;
+        }
+        stored.version = loaded.version;
+        Ok(true)
     }
 
     /// Writes the whole session under a new random ID, never overwriting.
