@@ -132,26 +132,44 @@ mod tests {
         assert_eq!(pref_value(b"\xff"), None);
     }
 
-    #[test]
-    fn at_most_64_prefs_but_replacing_is_fine() {
-        let mut data = SessionData::new();
-        for i in 0..MAX_PREFS {
-            set_pref(&mut data, &format!("p{i}"), "v").expect("within the limit");
-        }
-        assert!(matches!(
-            set_pref(&mut data, "one-more", "v"),
-            Err(PrefError::TooMany)
-        ));
-        set_pref(&mut data, "p0", "new").expect("replacing an existing one");
-        let prefs = prefs(&data).expect("readable");
-        assert_eq!(prefs.len(), MAX_PREFS);
-        assert_eq!(prefs.get("p0"), Some(&Value::String("new".to_owned())));
+    /// Runs `check` on the data of a fresh session on the in-memory store.
+    async fn with_fresh_data(check: impl FnOnce(&mut SessionData)) {
+        let store = std::sync::Arc::new(session_core::MemoryStore::new());
+        let manager =
+            session_core::SessionManager::builder(store, session_core::KeyRing::generate())
+                .build()
+                .expect("valid configuration");
+        manager
+            .get(None)
+            .with_data(check)
+            .await
+            .expect("a new session loads");
     }
 
-    #[test]
-    fn visits_count_up() {
-        let mut data = SessionData::new();
-        assert_eq!(count_visit(&mut data).expect("count"), 1);
-        assert_eq!(count_visit(&mut data).expect("count"), 2);
+    #[tokio::test]
+    async fn at_most_64_prefs_but_replacing_is_fine() {
+        with_fresh_data(|data| {
+            for i in 0..MAX_PREFS {
+                set_pref(data, &format!("p{i}"), "v").expect("within the limit");
+            }
+            assert!(matches!(
+                set_pref(data, "one-more", "v"),
+                Err(PrefError::TooMany)
+            ));
+            set_pref(data, "p0", "new").expect("replacing an existing one");
+            let prefs = prefs(data).expect("readable");
+            assert_eq!(prefs.len(), MAX_PREFS);
+            assert_eq!(prefs.get("p0"), Some(&Value::String("new".to_owned())));
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn visits_count_up() {
+        with_fresh_data(|data| {
+            assert_eq!(count_visit(data).expect("count"), 1);
+            assert_eq!(count_visit(data).expect("count"), 2);
+        })
+        .await;
     }
 }
