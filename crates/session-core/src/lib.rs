@@ -29,14 +29,17 @@
 //!
 //! A session expires after the *idle timeout* without a request that loads it,
 //! and after the *absolute timeout* from its creation whatever its activity.
-//! The store enforces the first through TTLs; the core checks the second on
-//! every load. The cookie's `Max-Age` is the time left until the absolute
+//! The store enforces the first through TTLs, never longer than the time left
+//! before the second; the core checks the second on every load, from the
+//! creation time signed into the cookie (an expired cookie costs no store
+//! call) and from the record, which must agree. The cookie's `Max-Age` is the time left until the absolute
 //! timeout, so browsers keep it exactly as long as it could be valid.
 //!
 //! # The security model
 //!
 //! - **IDs** are 256 bits from the operating system's CSPRNG.
-//! - **Cookies** carry the ID and an HMAC-SHA256 tag, checked in constant time
+//! - **Cookies** carry the ID, the session's creation time and an HMAC-SHA256
+//!   tag over both, checked in constant time
 //!   against every key of the [`KeyRing`]: the first key signs, all verify, so
 //!   keys rotate without logging anyone out. Defaults are `HttpOnly`,
 //!   `SameSite=Lax`, `Path=/` and `Secure`.
@@ -179,7 +182,7 @@
 //! ```
 //!
 //! Check it against the contract with the `test-suite` feature and
-//! [`conformance::run`](crate::conformance::run) (the feature is off in this doc build).
+//! `conformance::run` (the module exists with the feature on).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -298,7 +298,7 @@ impl Session {
                 self.time_left(state.record.created_at_ms).map(|left| {
                     SetCookie::new(
                         Arc::clone(&config.cookie),
-                        signing::sign(&config.keys, &stored.id),
+                        signing::sign(&config.keys, &stored.id, state.record.created_at_ms),
                         left,
                     )
                 })
@@ -309,7 +309,7 @@ impl Session {
     }
 
     /// Loads the record on first use: one store call that also pushes the idle
-    /// timeout forward. A missing, expired, unreadable or forged record gives
+    /// timeout forward (never past the absolute timeout). A missing, expired, unreadable or forged record gives
     /// a new empty session (with a fresh ID when saved).
     async fn load(&self, state: &mut State) -> Result<(), Error> {
         if state.loaded {
@@ -319,12 +319,17 @@ impl Session {
             state.reset();
             return Ok(());
         };
+        // The cookie's signed creation time: a session past its absolute
+        // timeout is refused without a store call, and a live one is kept
+        // for exactly as long as it may still live.
+        let Some(ttl) = self.ttl(incoming.created_at_ms) else {
+            tracing::debug!("session reached its absolute timeout");
+            state.reset();
+            return Ok(());
+        };
         let config = &self.inner.config;
         let key = incoming.id.store_key(&config.namespace);
-        let loaded = config
-            .store
-            .load_and_touch(&key, config.idle_timeout)
-            .await?;
+        let loaded = config.store.load_and_touch(&key, ttl).await?;
         state.reset();
         let Some(loaded) = loaded else {
             return Ok(());
@@ -332,11 +337,10 @@ impl Session {
         let Some((record, sealed_by_old_key)) = self.open(&key, loaded.bytes) else {
             return Ok(());
         };
-        if self.time_left(record.created_at_ms).is_none() {
-            tracing::debug!("session reached its absolute timeout");
-            if let Err(error) = config.store.delete(&key).await {
-                tracing::warn!(%error, "could not delete an expired session record");
-            }
+        if record.created_at_ms != incoming.created_at_ms {
+            tracing::warn!(
+                "session record does not match its cookie's creation time; treating it as empty"
+            );
             return Ok(());
         }
         state.stored = Some(Stored {

@@ -1,41 +1,49 @@
-//! The cookie value: a session ID and its HMAC-SHA256 tag.
+//! The cookie value: a session ID, the session's creation time, and an
+//! HMAC-SHA256 tag over both.
 //!
-//! The value is the unpadded base64url encoding of `id ‖ tag` (32 + 32 bytes,
-//! 86 characters). The tag is checked in constant time against every key of the
-//! ring, so a client learns nothing from timing, and an old key keeps verifying
-//! until it is taken out of the ring.
+//! The value is the unpadded base64url encoding of `id ‖ created ‖ tag`
+//! (32 + 8 + 32 bytes, 96 characters). The tag is checked in constant time
+//! against every key of the ring, so a client learns nothing from timing, and
+//! an old key keeps verifying until it is taken out of the ring.
+//!
+//! The signed creation time lets the core refuse a session past its absolute
+//! timeout without asking the store, and ask the store for exactly the TTL
+//! the session has left when it loads it. The record's own creation time
+//! stays authoritative: the two must agree.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
 use crate::id::{ID_BYTES, SessionId};
-use crate::keys::{DerivedKeys, KeyRing};
+use crate::keys::KeyRing;
 
+const TIME_BYTES: usize = 8;
 const TAG_BYTES: usize = 32;
+const SIGNED_BYTES: usize = ID_BYTES + TIME_BYTES;
+const RAW_BYTES: usize = SIGNED_BYTES + TAG_BYTES;
 /// Length of every valid cookie value; anything else is rejected before any
 /// decoding or hashing.
-pub(crate) const COOKIE_VALUE_LEN: usize = (ID_BYTES + TAG_BYTES) * 4 / 3 + 1;
+pub(crate) const COOKIE_VALUE_LEN: usize = RAW_BYTES * 4 / 3;
 
-fn tag(key: &DerivedKeys, id: &SessionId) -> [u8; TAG_BYTES] {
-    let mut mac = key.signing.clone();
-    mac.update(&id.0);
-    mac.finalize().into_bytes().into()
-}
-
-/// Signs `id` with the ring's current key.
-pub(crate) fn sign(keys: &KeyRing, id: &SessionId) -> String {
-    let mut raw = [0u8; ID_BYTES + TAG_BYTES];
+/// Signs `id` and the session's creation time with the ring's current key.
+pub(crate) fn sign(keys: &KeyRing, id: &SessionId, created_at_ms: u64) -> String {
+    let mut raw = [0u8; RAW_BYTES];
     raw[..ID_BYTES].copy_from_slice(&id.0);
-    raw[ID_BYTES..].copy_from_slice(&tag(keys.current(), id));
+    raw[ID_BYTES..SIGNED_BYTES].copy_from_slice(&created_at_ms.to_be_bytes());
+    let mut mac = keys.current().signing.clone();
+    mac.update(&raw[..SIGNED_BYTES]);
+    raw[SIGNED_BYTES..].copy_from_slice(&mac.finalize().into_bytes());
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-/// A verified cookie: the ID, and whether it was signed by an older key (so
-/// the response should re-sign it with the current one).
+/// A verified cookie: the ID, the session's creation time, and whether it was
+/// signed by an older key (so the response should re-sign it with the
+/// current one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verified {
     pub(crate) id: SessionId,
+    pub(crate) created_at_ms: u64,
     pub(crate) signed_by_old_key: bool,
 }
 
@@ -52,21 +60,25 @@ pub(crate) fn verify(keys: &KeyRing, value: &str) -> Result<Verified, Rejected> 
     if value.len() != COOKIE_VALUE_LEN {
         return Err(Rejected::Length);
     }
-    let mut raw = [0u8; ID_BYTES + TAG_BYTES];
+    let mut raw = [0u8; RAW_BYTES];
     match URL_SAFE_NO_PAD.decode_slice(value, &mut raw) {
         Ok(len) if len == raw.len() => {}
         _ => return Err(Rejected::Encoding),
     }
-    let (id_bytes, tag_bytes) = raw.split_at(ID_BYTES);
-    let mut id = SessionId([0; ID_BYTES]);
-    id.0.copy_from_slice(id_bytes);
+    let (signed, tag) = raw.split_at(SIGNED_BYTES);
     for (index, key) in keys.all() {
         let mut mac = key.signing.clone();
-        mac.update(&id.0);
+        mac.update(signed);
         // `verify_slice` compares in constant time.
-        if mac.verify_slice(tag_bytes).is_ok() {
+        if mac.verify_slice(tag).is_ok() {
+            let (id_bytes, time_bytes) = signed.split_at(ID_BYTES);
+            let mut id = SessionId([0; ID_BYTES]);
+            id.0.copy_from_slice(id_bytes);
+            let mut time = [0u8; TIME_BYTES];
+            time.copy_from_slice(time_bytes);
             return Ok(Verified {
                 id,
+                created_at_ms: u64::from_be_bytes(time),
                 signed_by_old_key: index > 0,
             });
         }
@@ -88,40 +100,32 @@ mod tests {
         let (old, new) = (ring(1), ring(2));
         let rotated = KeyRing::from_secrets([[2u8; 32], [1u8; 32]]).expect("valid");
         let id = SessionId::generate();
-        let value = sign(&old, &id);
+        let value = sign(&old, &id, 42);
         assert_eq!(value.len(), COOKIE_VALUE_LEN);
-        assert_eq!(
-            verify(&old, &value),
+        let verified = |signed_by_old_key| {
             Ok(Verified {
                 id,
-                signed_by_old_key: false
+                created_at_ms: 42,
+                signed_by_old_key,
             })
-        );
+        };
+        assert_eq!(verify(&old, &value), verified(false));
         assert_eq!(verify(&new, &value), Err(Rejected::Signature));
-        assert_eq!(
-            verify(&rotated, &value),
-            Ok(Verified {
-                id,
-                signed_by_old_key: true
-            })
-        );
-        assert_eq!(
-            verify(&rotated, &sign(&rotated, &id)).map(|v| v.signed_by_old_key),
-            Ok(false)
-        );
+        assert_eq!(verify(&rotated, &value), verified(true));
+        assert_eq!(verify(&rotated, &sign(&rotated, &id, 42)), verified(false));
     }
 
     #[test]
     fn malformed_values_are_rejected() {
         let keys = ring(3);
-        let value = sign(&keys, &SessionId::generate());
-        assert_eq!(verify(&keys, &value[..85]), Err(Rejected::Length));
+        let value = sign(&keys, &SessionId::generate(), 0);
+        let truncated = &value[..COOKIE_VALUE_LEN - 1];
+        assert_eq!(verify(&keys, truncated), Err(Rejected::Length));
         assert_eq!(verify(&keys, &format!("{value}A")), Err(Rejected::Length));
-        assert_eq!(
-            verify(&keys, &"!".repeat(COOKIE_VALUE_LEN)),
-            Err(Rejected::Encoding)
-        );
-        assert_eq!(verify(&keys, &"é".repeat(43)), Err(Rejected::Encoding));
+        let not_base64 = "!".repeat(COOKIE_VALUE_LEN);
+        assert_eq!(verify(&keys, &not_base64), Err(Rejected::Encoding));
+        let not_ascii = "é".repeat(COOKIE_VALUE_LEN / 2);
+        assert_eq!(verify(&keys, &not_ascii), Err(Rejected::Encoding));
         assert_eq!(verify(&keys, ""), Err(Rejected::Length));
     }
 
@@ -129,12 +133,11 @@ mod tests {
         #[test]
         fn any_change_to_a_value_is_rejected(pos in 0..COOKIE_VALUE_LEN, replacement in "[A-Za-z0-9_-]") {
             let keys = ring(4);
-            let value = sign(&keys, &SessionId::generate());
+            let value = sign(&keys, &SessionId::generate(), 1_700_000_000_000);
             let mut tampered = value.clone();
             tampered.replace_range(pos..pos + 1, &replacement);
             prop_assume!(tampered != value);
-            // The last character carries 2 unused bits: base64 decoders reject a
-            // non-canonical final character, or the tag no longer matches.
+            // Whatever changes, the ID, the time or the tag, the tag no longer matches.
             prop_assert!(verify(&keys, &tampered).is_err());
         }
 
@@ -144,10 +147,11 @@ mod tests {
         }
 
         #[test]
-        fn signed_ids_round_trip(bytes in proptest::array::uniform32(any::<u8>())) {
+        fn signed_values_round_trip(bytes in proptest::array::uniform32(any::<u8>()), created_at_ms in any::<u64>()) {
             let keys = ring(6);
             let id = SessionId(bytes);
-            prop_assert_eq!(verify(&keys, &sign(&keys, &id)).map(|v| v.id), Ok(id));
+            let verified = verify(&keys, &sign(&keys, &id, created_at_ms)).map(|v| (v.id, v.created_at_ms));
+            prop_assert_eq!(verified, Ok((id, created_at_ms)));
         }
     }
 }

@@ -51,7 +51,7 @@ pub enum SaveOutcome {
 /// Every `ttl` is at least one second; a store that counts in whole seconds
 /// rounds up, so a record may outlive its TTL slightly but never expires early.
 ///
-/// The `test-suite` feature exposes [`conformance`](crate::conformance), which
+/// The `test-suite` feature exposes the `conformance` module, which
 /// checks an implementation against this contract; run it from your store's
 /// tests.
 #[async_trait]

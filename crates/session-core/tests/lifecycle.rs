@@ -370,6 +370,42 @@ async fn absolute_timeout_ends_even_an_active_session_never_early() {
 }
 
 #[tokio::test]
+async fn the_store_ttl_never_outlasts_the_absolute_timeout() {
+    let store = Arc::new(Instrumented::default());
+    let manager = manager_with(&store, &[SECRET_A], |builder| {
+        builder
+            .idle_timeout(Duration::from_secs(1800))
+            .absolute_timeout(Duration::from_secs(2))
+    });
+    let cookie = saved_session(&manager, &[("k", "v")]).await;
+    assert!(
+        manager
+            .get(Some(cookie.value()))
+            .contains_key("k")
+            .await
+            .expect("get")
+    );
+    let ttl = store
+        .last_refresh_ttl
+        .lock()
+        .expect("lock")
+        .expect("a load-and-touch");
+    assert!(
+        ttl <= Duration::from_secs(2),
+        "asked the store to keep it {ttl:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let calls = store.calls();
+    assert!(holds_nothing(&manager, cookie.value()).await);
+    assert_eq!(
+        store.calls(),
+        calls,
+        "an expired cookie needs no store call"
+    );
+}
+
+#[tokio::test]
 async fn oversized_sessions_fail_loudly_and_write_nothing() {
     let store = Arc::new(Instrumented::default());
     let manager = manager_with(&store, &[SECRET_A], |builder| {

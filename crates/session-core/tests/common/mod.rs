@@ -27,6 +27,8 @@ pub struct Instrumented {
     pub fail_deletes: AtomicBool,
     pub fail_all: AtomicBool,
     pub without_compare_and_set: bool,
+    /// The TTL of the last load-and-touch.
+    pub last_refresh_ttl: Mutex<Option<Duration>>,
     /// Delay before each save, to widen race windows.
     pub save_delay: Mutex<Duration>,
 }
@@ -70,6 +72,7 @@ impl Store for Instrumented {
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
         self.enter()?;
+        *self.last_refresh_ttl.lock().expect("lock") = Some(ttl);
         self.inner.load_and_touch(key, ttl).await
     }
 
