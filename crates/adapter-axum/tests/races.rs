@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post, put};
 use reqwest::Method;
 use reqwest::header::{COOKIE, SET_COOKIE};
+use session_core::conformance::WithoutCompareAndSet;
 use session_core::{
     KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, Store, StoreError, Version,
 };
@@ -330,57 +331,6 @@ async fn last_write_wins_without_compare_and_set(store: Arc<dyn Store>) {
         expected,
         "without compare-and-set the later save replaces the record: only pref:{SECOND} survives"
     );
-}
-
-/// A store with compare-and-set hidden, as the core sees a store that cannot
-/// compare-and-set.
-#[derive(Debug)]
-struct WithoutCompareAndSet(Arc<dyn Store>);
-
-#[async_trait]
-impl Store for WithoutCompareAndSet {
-    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.0.load(key).await
-    }
-
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.0.load_and_touch(key, ttl).await
-    }
-
-    async fn create(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<Option<Version>, StoreError> {
-        self.0.create(key, value, ttl).await
-    }
-
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        expected: Option<Version>,
-    ) -> Result<SaveOutcome, StoreError> {
-        assert!(
-            expected.is_none(),
-            "the core asked a store without compare-and-set for one"
-        );
-        self.0.save(key, value, ttl, None).await
-    }
-
-    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.0.touch(key, ttl).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.0.delete(key).await
-    }
-
-    fn supports_compare_and_set(&self) -> bool {
-        false
-    }
 }
 
 // --- The app and its client -------------------------------------------------

@@ -627,10 +627,11 @@ async fn last_write_wins_without_compare_and_set(store: Arc<WithoutCompareAndSet
     );
 }
 
-/// A store with compare-and-set hidden: what the core does for stores that
-/// cannot compare-and-set.
+/// Wraps a store and hides its compare-and-set, to test what the core does for
+/// stores that cannot compare-and-set (last-write-wins). Panics if the core
+/// asks it for a compare-and-set anyway.
 #[derive(Debug)]
-struct WithoutCompareAndSet(Arc<dyn Store>);
+pub struct WithoutCompareAndSet(pub Arc<dyn Store>);
 
 #[async_trait]
 impl Store for WithoutCompareAndSet {
