@@ -56,6 +56,14 @@ where
             Ok(None) => Err(LoginRejection::NotLoggedIn(redirect_to_login(
                 &login.url, parts,
             ))),
+            // A user stored as another type (an older release's format, say)
+            // is nobody: log in again rather than a 500 on every visit.
+            Err(session_core::Error::Value { key, source }) => {
+                tracing::warn!(%key, %source, "the stored user does not decode; treating the session as anonymous");
+                Err(LoginRejection::NotLoggedIn(redirect_to_login(
+                    &login.url, parts,
+                )))
+            }
             Err(error) => Err(LoginRejection::Session(error.into())),
         }
     }
@@ -96,45 +104,11 @@ fn redirect_to_login(login_url: &str, parts: &Parts) -> Response {
         .get::<OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
     let wanted = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let separator = if login_url.contains('?') { '&' } else { '?' };
-    let location = format!("{login_url}{separator}next={}", percent_encode(wanted));
-    match HeaderValue::try_from(location) {
+    match HeaderValue::try_from(session_core::login::login_redirect(login_url, wanted)) {
         Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
         Err(error) => {
             tracing::error!(%error, login_url, "the login URL is not a valid header value");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, so the
-/// result is safe as one query parameter value.
-fn percent_encode(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut encoded = String::with_capacity(text.len() * 3);
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push('%');
-            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
-            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    encoded
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_encode;
-
-    #[test]
-    fn encodes_all_but_unreserved() {
-        assert_eq!(percent_encode("/"), "%2F");
-        assert_eq!(
-            percent_encode("/a b?x=1&y=é~"),
-            "%2Fa%20b%3Fx%3D1%26y%3D%C3%A9~"
-        );
-        assert_eq!(percent_encode("AZaz09-._~"), "AZaz09-._~");
     }
 }

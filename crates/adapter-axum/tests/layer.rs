@@ -434,6 +434,27 @@ async fn the_user_key_is_configurable() {
 }
 
 #[tokio::test]
+async fn a_user_stored_as_another_type_is_anonymous() {
+    // `visits` holds a number; read as the user's name it does not decode.
+    let app = routes().layer(SessionLayer::new(manager()).user_key("visits"));
+    let first = send(&app, "GET", "/visits", None).await;
+    let cookie = cookie_pair(&set_cookie(&first).expect("cookie"));
+    let response = send(&app, "GET", "/hello", Some(&cookie)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "log in again, not a 500 on every visit"
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/login?next=%2Fhello")
+    );
+}
+
+#[tokio::test]
 async fn works_with_router_state() {
     #[derive(Clone)]
     struct Greeting(&'static str);

@@ -175,11 +175,14 @@ impl fmt::Debug for SetCookie {
 }
 
 /// Every value of the cookie `name` in one `Cookie` request header. There may
-/// be several: a sibling subdomain can set a cookie of the same name.
-pub(crate) fn values_named<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
-    header.split(';').filter_map(move |pair| {
-        let (key, value) = pair.split_once('=')?;
-        (key.trim() == name).then(|| value.trim())
+/// be several: a sibling subdomain can set a cookie of the same name. The
+/// header is read as bytes, so another cookie that is not UTF-8 (set by some
+/// other app on the domain) does not hide this one.
+pub(crate) fn values_named<'a>(header: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    header.split(|&byte| byte == b';').filter_map(move |pair| {
+        let equals = pair.iter().position(|&byte| byte == b'=')?;
+        let (key, value) = (pair[..equals].trim_ascii(), pair[equals + 1..].trim_ascii());
+        (key == name.as_bytes()).then_some(value)
     })
 }
 
@@ -248,12 +251,10 @@ mod tests {
 
     #[test]
     fn finds_every_value_of_a_name() {
-        let header = "a=1; sid=first;sid = second ; sidx=3; broken; =x";
-        assert_eq!(
-            values_named(header, "sid").collect::<Vec<_>>(),
-            ["first", "second"]
-        );
-        assert_eq!(values_named("", "sid").count(), 0);
+        let header = b"a=\xff; sid=first;sid = second ; sidx=3; broken; =x";
+        let values: Vec<&[u8]> = values_named(header, "sid").collect();
+        assert_eq!(values, [&b"first"[..], &b"second"[..]]);
+        assert_eq!(values_named(b"", "sid").count(), 0);
     }
 
     #[test]

@@ -193,6 +193,7 @@ mod data;
 mod error;
 mod id;
 mod keys;
+pub mod login;
 mod manager;
 mod memory;
 mod seal;

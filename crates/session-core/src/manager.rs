@@ -21,6 +21,9 @@ const DEFAULT_MAX_RECORD_BYTES: usize = 1_000_000;
 /// Enough for 20 requests writing one session at the same moment to all
 /// succeed: each round of conflicts lets at least one writer through.
 const DEFAULT_MAX_SAVE_ATTEMPTS: u32 = 32;
+/// The longest timeout accepted: browsers cap a cookie's lifetime at 400 days,
+/// and longer values only overflow time arithmetic in stores.
+const MAX_TIMEOUT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 /// The longest namespace accepted, so keys stay within memcached's 250 bytes.
 const MAX_NAMESPACE_BYTES: usize = 200;
 
@@ -87,8 +90,7 @@ impl SessionManager {
     }
 
     /// The session for a request with these `Cookie` header values: the first
-    /// session cookie among them that verifies. Headers that are not UTF-8
-    /// are skipped.
+    /// session cookie among them that verifies.
     pub fn get_from_headers<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
@@ -97,12 +99,11 @@ impl SessionManager {
         let mut had_cookie = false;
         let mut verified = None;
         'headers: for header in cookie_headers {
-            let Ok(header) = std::str::from_utf8(header) else {
-                continue;
-            };
             for value in cookie::values_named(header, name) {
                 had_cookie = true;
-                verified = self.verify(value);
+                verified = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|value| self.verify(value));
                 if verified.is_some() {
                     break 'headers;
                 }
@@ -206,15 +207,15 @@ impl SessionManagerBuilder {
     }
 
     /// A session unused this long expires (default 30 minutes). Every request
-    /// that loads the session pushes it forward. At least one second.
+    /// that loads the session pushes it forward. From one second to 400 days.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
     /// A session expires this long after it was created, however active
-    /// (default 24 hours), which bounds what a stolen cookie is worth. At least
-    /// one second.
+    /// (default 24 hours), which bounds what a stolen cookie is worth. From one
+    /// second to 400 days.
     pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
         self.absolute_timeout = timeout;
         self
@@ -266,10 +267,9 @@ impl SessionManagerBuilder {
                 "the namespace must be at most 200 bytes of printable ASCII without spaces",
             );
         }
-        if self.idle_timeout < Duration::from_secs(1)
-            || self.absolute_timeout < Duration::from_secs(1)
-        {
-            return invalid("timeouts must be at least one second");
+        let timeouts = Duration::from_secs(1)..=MAX_TIMEOUT;
+        if !timeouts.contains(&self.idle_timeout) || !timeouts.contains(&self.absolute_timeout) {
+            return invalid("timeouts must be from one second to 400 days");
         }
         if self.max_record_bytes < 1024 {
             return invalid("the record size limit must be at least 1024 bytes");

@@ -164,7 +164,10 @@ async fn the_first_verifying_cookie_among_headers_wins() {
         "other=1; session=planted-by-a-sibling-domain; session={}",
         cookie.value()
     );
-    let headers: [&[u8]; 2] = [b"session=\xff\xfe", planted.as_bytes()];
+    // Another app's cookie that is not UTF-8 must not hide ours.
+    let mut latin1 = b"lang=fran\xe7ais; ".to_vec();
+    latin1.extend_from_slice(planted.as_bytes());
+    let headers: [&[u8]; 2] = [b"session=\xff\xfe", &latin1];
     let session = manager.get_from_headers(headers);
     assert_eq!(
         session
@@ -459,6 +462,8 @@ fn unsafe_configurations_are_refused() {
     assert!(build(base().cookie_domain("a;b")).is_err());
     assert!(build(base().namespace("has space")).is_err());
     assert!(build(base().idle_timeout(Duration::ZERO)).is_err());
+    assert!(build(base().absolute_timeout(Duration::from_secs(u64::MAX))).is_err());
+    assert!(build(base().absolute_timeout(Duration::from_secs(400 * 86_400))).is_ok());
     assert!(
         build(base().same_site(SameSite::None)).is_ok(),
         "None with Secure is fine"

@@ -19,14 +19,7 @@ pub const MAX_PREF_NAME_CHARS: usize = 32;
 /// The longest user name, in characters.
 pub const MAX_USER_NAME_CHARS: usize = 64;
 
-/// Whether `next` is a local path, safe to redirect to: it starts with `/`,
-/// its second character is neither `/` nor `\` (which browsers read as
-/// another host), and it holds no backslash and no control character.
-pub fn is_local_path(next: &str) -> bool {
-    next.starts_with('/')
-        && !matches!(next.as_bytes().get(1), Some(b'/' | b'\\'))
-        && !next.chars().any(|c| c == '\\' || c.is_control())
-}
+pub use session_core::login::is_local_path;
 
 /// Whether `name` is a user name: 1 to 64 characters.
 pub fn is_valid_user_name(name: &str) -> bool {
@@ -97,40 +90,6 @@ pub fn count_visit(data: &mut SessionData) -> Result<u64, session_core::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn local_paths() {
-        for good in ["/", "/a", "/a/b?c=d", "/%2F%2Fevil.com"] {
-            assert!(is_local_path(good), "{good}");
-        }
-        for bad in [
-            "",
-            "a",
-            "//evil.com",
-            "/\\evil.com",
-            "/a\\b",
-            "/a\nb",
-            "/a\u{7f}",
-            "https://x",
-            " /a",
-        ] {
-            assert!(!is_local_path(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn names_and_values() {
-        assert!(is_valid_user_name("a") && is_valid_user_name(&"é".repeat(64)));
-        assert!(!is_valid_user_name("") && !is_valid_user_name(&"a".repeat(65)));
-        assert!(is_valid_pref_name("theme_2-x") && is_valid_pref_name(&"a".repeat(32)));
-        for bad in ["", "Theme", "a b", "é", "a/b", &"a".repeat(33)] {
-            assert!(!is_valid_pref_name(bad), "{bad:?}");
-        }
-        assert_eq!(pref_value(b"dark"), Some("dark"));
-        assert_eq!(pref_value(&[b'x'; 256]).map(str::len), Some(256));
-        assert_eq!(pref_value(&[b'x'; 257]), None);
-        assert_eq!(pref_value(b"\xff"), None);
-    }
 
     /// Runs `check` on the data of a fresh session on the in-memory store.
     async fn with_fresh_data(check: impl FnOnce(&mut SessionData)) {
