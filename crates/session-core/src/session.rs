@@ -309,8 +309,9 @@ impl Session {
     }
 
     /// Loads the record on first use: one store call that also pushes the idle
-    /// timeout forward (never past the absolute timeout). A missing, expired, unreadable or forged record gives
-    /// a new empty session (with a fresh ID when saved).
+    /// timeout forward (never past the absolute timeout). A missing, expired,
+    /// unreadable or forged record gives a new empty session (with a fresh ID
+    /// when saved).
     async fn load(&self, state: &mut State) -> Result<(), Error> {
         if state.loaded {
             return Ok(());
