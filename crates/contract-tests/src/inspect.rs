@@ -60,12 +60,14 @@ impl Connection {
     }
 }
 
-/// Every key memcached holds, from `lru_crawler metadump all`.
+/// Every key memcached holds, from `lru_crawler metadump hash`: a walk of
+/// the hash table. (`metadump all` walks the LRU lists instead, and can miss an
+/// item that memcached's LRU maintainer moves between lists during the walk.)
 pub fn keys(addr: SocketAddr) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut connection = Connection::open(addr);
-        connection.send(b"lru_crawler metadump all\r\n");
+        connection.send(b"lru_crawler metadump hash\r\n");
         let mut keys = Vec::new();
         loop {
             let line = connection.line();
