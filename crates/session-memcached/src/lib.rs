@@ -56,9 +56,14 @@
 //! A server that is down or does not answer within the timeouts gives
 //! [`StoreError::Unavailable`](session_core::StoreError::Unavailable) (adapters answer 503),
 //! never a panic, a hang or a silent miss; a call stops at its first failure. When the server is
-//! back, the next call reconnects; nothing needs rebuilding. A value larger than the server's
+//! back, the next call reconnects; nothing needs rebuilding. (A server given by host name is
+//! resolved once, on first use: if the name moves to another address, build a new store.) A
+//! server at its connection limit (`-c`) is unavailable too. A value larger than the server's
 //! item limit (`-I`, 1 MiB by default) is
-//! [`StoreError::ValueRefused`](session_core::StoreError::ValueRefused).
+//! [`StoreError::ValueRefused`](session_core::StoreError::ValueRefused), and memcached drops the
+//! record the value was meant to replace; the core's default record limit (1,000,000 bytes)
+//! stays below the default item limit. memcached must run with CAS (without `-C`): a server
+//! without it is a clear error on the first write.
 //!
 //! The client is `memcache::exp::AsyncMemcache` (its protocol layer), pinned to an exact version
 //! since that module is marked experimental; nothing of it appears in this crate's API.

@@ -28,27 +28,29 @@ impl Server {
     }
 
     /// The protocol-level client, made on the first call. Making it resolves the address, once
-    /// for the store's life (connections are dialed later, per exchange, from the pool); a
-    /// failure leaves nothing behind and the next call tries again.
+    /// for the store's life (connections are dialed later, per exchange, from the pool): a host
+    /// name that later moves to another address needs a new store. A failure leaves nothing
+    /// behind and the next call tries again. Callers waiting on another's attempt wait at most
+    /// the connect timeout too, so a slow resolver cannot queue them past it.
     pub(crate) async fn client(&self, config: &Config) -> Result<&AsyncMetaClient, StoreError> {
-        let client = self
-            .client
-            .get_or_try_init(|| async {
-                let connecting = AsyncMemcache::builder()
-                    // An outage must be an error (503), never a miss (a new, empty session).
-                    .degrade(false)
-                    .connect_timeout(config.connect_timeout)
-                    .timeout(config.io_timeout)
-                    .max_connections(config.max_connections)
-                    .max_idle(config.max_idle_connections)
-                    .connect_async([self.address.as_str()]);
-                match tokio::time::timeout(config.connect_timeout, connecting).await {
-                    Ok(connected) => connected,
-                    Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
-                }
-            })
-            .await
-            .map_err(|error| self.error(error))?;
+        let made = self.client.get_or_try_init(|| async {
+            let connecting = AsyncMemcache::builder()
+                // An outage must be an error (503), never a miss (a new, empty session).
+                .degrade(false)
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.io_timeout)
+                .max_connections(config.max_connections)
+                .max_idle(config.max_idle_connections)
+                .connect_async([self.address.as_str()]);
+            match tokio::time::timeout(config.connect_timeout, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => Err(timed_out()),
+            }
+        });
+        let client = match tokio::time::timeout(config.connect_timeout, made).await {
+            Ok(made) => made.map_err(|error| self.error(error))?,
+            Err(_) => return Err(self.error(timed_out())),
+        };
         Ok(client.meta())
     }
 
@@ -77,6 +79,10 @@ impl fmt::Debug for Server {
     }
 }
 
+fn timed_out() -> ClientError {
+    std::io::Error::from(std::io::ErrorKind::TimedOut).into()
+}
+
 /// The core's error kinds, as decided from a client error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -95,6 +101,9 @@ impl Kind {
             ClientError::Ambiguous { source, .. } => Self::of(source),
             // `SERVER_ERROR object too large for cache`: over the server's item limit (`-I`).
             ClientError::Server(message) if message.contains("too large") => Self::ValueRefused,
+            // A bare `ERROR` is what memcached sends before closing a connection over its
+            // limit (`-c`, "Too many open connections"): a full server, temporarily.
+            ClientError::Rejected(message) if message == "ERROR" => Self::Unavailable,
             _ => Self::Other,
         }
     }
@@ -133,6 +142,12 @@ mod tests {
             source: Box::new(too_large),
         };
         assert_eq!(Kind::of(&written_too_large), Kind::ValueRefused);
+        let full = ClientError::Rejected("ERROR".to_owned());
+        assert_eq!(
+            Kind::of(&full),
+            Kind::Unavailable,
+            "over memcached's connection limit"
+        );
         let out_of_memory = ClientError::Server("out of memory storing object".to_owned());
         assert_eq!(Kind::of(&out_of_memory), Kind::Other);
         assert_eq!(

@@ -4,7 +4,7 @@
 //! |--------------------|------------------------------------------|-------------------------------|
 //! | `load`             | `mg <key> v f c`                         | `cmd_get`                     |
 //! | `load_and_touch`   | `mg <key> v f c T<exp>` (get-and-touch)  | `cmd_touch` (a miss: `cmd_get`) |
-//! | `create`           | `ms <key> <len> MA c T<exp>` (add)       | `cmd_set`                     |
+//! | `create`           | `ms <key> <len> ME c T<exp>` (add)       | `cmd_set`                     |
 //! | `save(None)`       | `ms <key> <len> c T<exp>`                | `cmd_set`                     |
 //! | `save(Some(v))`    | `ms <key> <len> c T<exp> C<v>` (CAS set) | `cmd_set`, `cas_*`            |
 //! | `touch`            | `mg <key> f T<exp>` (no value)           | `cmd_touch` (a miss: `cmd_get`) |
@@ -110,7 +110,7 @@ fn loaded(result: GetResult) -> Result<Option<Loaded>, StoreError> {
     match (result.value, result.item.cas) {
         (Some(bytes), Some(cas)) => Ok(Some(Loaded {
             bytes,
-            version: Version(cas),
+            version: version(cas)?,
         })),
         _ => Err(StoreError::other("memcached hit without a value or CAS")),
     }
@@ -118,10 +118,22 @@ fn loaded(result: GetResult) -> Result<Option<Loaded>, StoreError> {
 
 /// The version a successful write answered.
 fn written(result: &MutationResult) -> Result<Version, StoreError> {
-    result
+    let cas = result
         .cas
-        .map(Version)
-        .ok_or_else(|| StoreError::other("memcached write answered without its CAS"))
+        .ok_or_else(|| StoreError::other("memcached write answered without its CAS"))?;
+    version(cas)
+}
+
+/// A CAS value as a version. memcached started with `-C` answers 0 for
+/// every item and refuses every CAS set, which would look like endless
+/// conflicts: say what is wrong instead.
+fn version(cas: u64) -> Result<Version, StoreError> {
+    if cas == 0 {
+        return Err(StoreError::other(
+            "memcached runs without CAS (-C); sessions need it",
+        ));
+    }
+    Ok(Version(cas))
 }
 
 fn unexpected(command: &str, status: MutationStatus) -> StoreError {

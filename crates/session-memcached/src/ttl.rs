@@ -28,9 +28,14 @@ pub(crate) fn expiry(ttl: Duration, now: SystemTime) -> u32 {
         let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         now.saturating_add(seconds)
     };
-    // Past 2106 the protocol's 32 bits run out; the farthest expiry is the closest we can do.
-    u32::try_from(value).unwrap_or(u32::MAX)
+    // memcached reads the expiry as a signed 32-bit number: anything above
+    // `i32::MAX` (January 2038) would expire the item at once. The farthest
+    // expiry it reads correctly is the closest we can do.
+    u32::try_from(value.min(MAX_EXPIRY)).unwrap_or(u32::MAX)
 }
+
+/// The largest expiry memcached reads as intended: `i32::MAX`.
+const MAX_EXPIRY: u64 = i32::MAX as u64;
 
 #[cfg(test)]
 mod tests {
@@ -66,7 +71,9 @@ mod tests {
     }
 
     #[test]
-    fn the_farthest_expiry_saturates() {
-        assert_eq!(at_now(Duration::MAX), u32::MAX);
+    fn the_farthest_expiry_stays_within_a_signed_32_bit_time() {
+        assert_eq!(u64::from(at_now(Duration::MAX)), MAX_EXPIRY);
+        let past_2038 = Duration::from_secs(MAX_EXPIRY - NOW + 100);
+        assert_eq!(u64::from(at_now(past_2038)), MAX_EXPIRY);
     }
 }

@@ -106,3 +106,40 @@ async fn value_over_the_item_limit_is_refused_and_the_store_keeps_working() {
     assert_eq!(loaded.bytes, b"ok");
     assert!(store.load("big").await.expect("load").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_at_its_connection_limit_is_unavailable() {
+    let server = memcached_or_skip!(&["-c", "16", "-t", "1"]);
+    let store = MemcachedStore::from_spec(&server.spec()).expect("valid spec");
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.load(&format!("k{i}")).await })
+        })
+        .collect();
+    let mut refused = 0;
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => {}
+            Err(StoreError::Unavailable(_)) => refused += 1,
+            Err(other) => panic!("a full server must be unavailable (503), not {other:?}"),
+        }
+    }
+    assert!(
+        refused > 0,
+        "40 connections to a server allowing 16 were all served"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_cas_is_a_clear_error() {
+    let server = memcached_or_skip!(&["-C"]);
+    let store = MemcachedStore::from_spec(&server.spec()).expect("valid spec");
+    let error = store
+        .create("k", b"v", Duration::from_secs(60))
+        .await
+        .expect_err("sessions need CAS");
+    let message = format!("{:?}", error);
+    assert!(matches!(error, StoreError::Other(_)), "{message}");
+    assert!(message.contains("-C"), "the error must say why: {message}");
+}

@@ -32,12 +32,12 @@ async fn a_record_outlives_its_ttl_and_then_expires() {
         .expect("create")
         .expect("free key");
     // memcached's clock ticks in whole seconds; the extra second keeps the record a full TTL.
-    tokio::time::sleep(Duration::from_millis(950)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(
         store.load("short").await.expect("load").is_some(),
         "expired before its TTL"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(2350)).await;
     assert!(
         store.load("short").await.expect("load").is_none(),
         "still there two seconds after its TTL"
