@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Instrumented, holds_nothing, manager_on, saved_session};
+use common::{Instrumented, holds_nothing, manager_on, saved_session, user_name};
 
 /// Twenty requests load the same session, each changes its own key, and all
 /// save at once: every change must persist.
@@ -55,14 +55,7 @@ async fn twenty_writers_of_different_keys_all_persist() {
             "pref:{i} was lost"
         );
     }
-    assert_eq!(
-        session
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&session).await.as_deref(), Some("alice"));
     assert!(
         store.conflicts.load(Ordering::SeqCst) > 0,
         "the writers never conflicted: the merge went untested"

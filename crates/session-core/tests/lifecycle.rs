@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{
-    Instrumented, SECRET_A, holds_nothing, manager_on, manager_with, ring, saved_session,
+    Instrumented, SECRET_A, holds_nothing, manager_on, manager_with, ring, saved_session, user_name,
 };
 use session_core::{Error, SameSite, SessionManager};
 
@@ -21,10 +21,7 @@ async fn untouched_and_empty_sessions_cost_nothing() {
     assert!(manager.set(&untouched).await.expect("set").is_none());
 
     let read_only = manager.get(None);
-    assert_eq!(
-        read_only.get::<String>("user_name").await.expect("get"),
-        None
-    );
+    assert_eq!(user_name(&read_only).await, None);
     assert!(
         manager.set(&read_only).await.expect("set").is_none(),
         "an empty new session sets no cookie"
@@ -54,14 +51,7 @@ async fn a_read_costs_one_store_call_and_sets_no_cookie() {
 
     let before = store.calls();
     let session = manager.get(Some(cookie.value()));
-    assert_eq!(
-        session
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&session).await.as_deref(), Some("alice"));
     assert_eq!(session.keys().await.expect("keys"), ["user_name"]);
     assert!(
         manager.set(&session).await.expect("set").is_none(),
@@ -118,13 +108,7 @@ async fn unverified_or_orphaned_ids_are_never_adopted() {
         "é",
     ] {
         let session = manager.get(Some(bad));
-        assert_eq!(
-            session
-                .get::<String>("user_name")
-                .await
-                .expect("no error for a bad cookie"),
-            None
-        );
+        assert_eq!(user_name(&session).await, None);
         session.insert("k", "v").await.expect("insert");
         let cookie = manager
             .set(&session)
@@ -169,14 +153,7 @@ async fn the_first_verifying_cookie_among_headers_wins() {
     latin1.extend_from_slice(planted.as_bytes());
     let headers: [&[u8]; 2] = [b"session=\xff\xfe", &latin1];
     let session = manager.get_from_headers(headers);
-    assert_eq!(
-        session
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&session).await.as_deref(), Some("alice"));
 }
 
 #[tokio::test]
@@ -215,14 +192,7 @@ async fn cycle_id_moves_the_data_and_kills_the_old_id() {
 
     let moved = manager.get(Some(new.value()));
     assert_eq!(moved.get::<u32>("visits").await.expect("get"), Some(3));
-    assert_eq!(
-        moved
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&moved).await.as_deref(), Some("alice"));
     let stale = manager.get(Some(old.value()));
     assert!(
         stale.is_empty().await.expect("is_empty"),

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use common::{Instrumented, holds_nothing, manager_on, saved_session};
+use common::{Instrumented, holds_nothing, manager_on, saved_session, user_name};
 
 #[tokio::test]
 async fn a_logout_before_the_rotation_wins() {
@@ -59,14 +59,7 @@ async fn writes_saved_before_the_rotation_carry_over() {
         Some("book"),
         "a saved write was lost"
     );
-    assert_eq!(
-        moved
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&moved).await.as_deref(), Some("alice"));
 }
 
 #[tokio::test]
@@ -121,11 +114,7 @@ async fn a_failed_rotation_never_saves_the_login_under_the_old_id() {
 
     store.fail_deletes.store(false, Ordering::SeqCst);
     let attacker = manager.get(Some(planted.value()));
-    assert_eq!(
-        attacker.get::<String>("user_name").await.expect("get"),
-        None,
-        "session fixation"
-    );
+    assert_eq!(user_name(&attacker).await, None, "session fixation");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{
     Instrumented, SECRET_A, SECRET_B, holds_nothing, manager_on, manager_with, saved_session,
+    user_name,
 };
 use session_core::Store;
 
@@ -64,11 +65,7 @@ async fn a_record_copied_under_another_sessions_key_does_not_open() {
         .expect("overwrite");
 
     let session = manager.get(Some(attacker.value()));
-    assert_eq!(
-        session.get::<String>("user_name").await.expect("no error"),
-        None,
-        "a moved record opened"
-    );
+    assert_eq!(user_name(&session).await, None, "a moved record opened");
     session.insert("k", "v").await.expect("insert");
     let cookie = manager.set(&session).await.expect("set").expect("fresh ID");
     assert_ne!(
@@ -123,14 +120,7 @@ async fn rotated_keys_keep_sessions_and_migrate_them() {
 
     let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
     let session = rotated.get(Some(old_cookie.value()));
-    assert_eq!(
-        session
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
-        Some("alice")
-    );
+    assert_eq!(user_name(&session).await.as_deref(), Some("alice"));
     let resigned = rotated
         .set(&session)
         .await
@@ -142,11 +132,7 @@ async fn rotated_keys_keep_sessions_and_migrate_them() {
     let retired = manager_with(&store, &[SECRET_B], |builder| builder);
     let migrated = retired.get(Some(resigned.value()));
     assert_eq!(
-        migrated
-            .get::<String>("user_name")
-            .await
-            .expect("get")
-            .as_deref(),
+        user_name(&migrated).await.as_deref(),
         Some("alice"),
         "resealed record"
     );

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_core::{
-    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, SessionManagerBuilder, SetCookie,
-    Store, StoreError, Version,
+    KeyRing, Loaded, MemoryStore, SaveOutcome, Session, SessionManager, SessionManagerBuilder,
+    SetCookie, Store, StoreError, Version,
 };
 
 /// Wraps a MemoryStore.
@@ -180,4 +180,12 @@ pub async fn holds_nothing(manager: &SessionManager, cookie_value: &str) -> bool
         .is_empty()
         .await
         .expect("loading the session")
+}
+
+/// The signed-in user's name in `session`, if any.
+pub async fn user_name(session: &Session) -> Option<String> {
+    session
+        .get::<String>("user_name")
+        .await
+        .expect("reading user_name")
 }
