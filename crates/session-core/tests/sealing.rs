@@ -51,13 +51,7 @@ async fn a_record_copied_under_another_sessions_key_does_not_open() {
         .find(|key| *key != victim_key)
         .expect("attacker key");
 
-    let victim_record = store
-        .inner
-        .load(&victim_key)
-        .await
-        .expect("load")
-        .expect("record")
-        .bytes;
+    let victim_record = store.stored_bytes(&victim_key).await;
     store
         .inner
         .save(&attacker_key, &victim_record, TTL, None)
@@ -81,13 +75,7 @@ async fn a_flipped_byte_anywhere_makes_the_record_empty() {
     let manager = manager_on(Arc::clone(&store));
     let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
     let key = store.keys().pop().expect("key");
-    let original = store
-        .inner
-        .load(&key)
-        .await
-        .expect("load")
-        .expect("record")
-        .bytes;
+    let original = store.stored_bytes(&key).await;
 
     for position in 0..original.len() {
         let mut altered = original.clone();
@@ -147,13 +135,7 @@ async fn a_record_under_a_retired_key_opens_only_while_the_key_is_in_the_ring() 
     let store = Arc::new(Instrumented::default());
     let cookie = saved_session(&manager_on(Arc::clone(&store)), &[("user_name", "alice")]).await;
     let key = store.keys().pop().expect("key");
-    let sealed_by_a = store
-        .inner
-        .load(&key)
-        .await
-        .expect("load")
-        .expect("record")
-        .bytes;
+    let sealed_by_a = store.stored_bytes(&key).await;
 
     let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
     let session = rotated.get(Some(cookie.value()));
@@ -164,13 +146,7 @@ async fn a_record_under_a_retired_key_opens_only_while_the_key_is_in_the_ring() 
         .expect("set")
         .expect("re-signed cookie");
     assert_ne!(
-        store
-            .inner
-            .load(&key)
-            .await
-            .expect("load")
-            .expect("record")
-            .bytes,
+        store.stored_bytes(&key).await,
         sealed_by_a,
         "resealed under B"
     );

@@ -42,6 +42,12 @@ impl Instrumented {
         self.writes.load(Ordering::SeqCst)
     }
 
+    /// The bytes stored under `key`, read past the instrumentation.
+    pub async fn stored_bytes(&self, key: &str) -> Vec<u8> {
+        let loaded = self.inner.load(key).await.expect("load");
+        loaded.expect("a stored record").bytes
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.written.lock().expect("lock").keys().cloned().collect()
     }
