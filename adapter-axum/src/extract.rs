@@ -1,21 +1,18 @@
-//! The [`Session`] extractor.
+//! The [`Session`] extractor and [`SessionError`], so handlers can use `?`.
 
 use std::ops::Deref;
-use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-
-use crate::layer::Shared;
+use session_core::ErrorReply;
 
 /// The request's session, taken by handlers as an extractor.
 ///
 /// It dereferences to [`session_core::Session`], whose methods load the record
 /// on first use: a handler that never calls one (or never takes a `Session`)
-/// costs no store call. Their errors convert into
-/// [`SessionError`](crate::SessionError) with `?`.
+/// costs no store call. Their errors convert into [`SessionError`] with `?`.
 ///
 /// ```
 /// use adapter_axum::{Session, SessionError};
@@ -30,33 +27,14 @@ use crate::layer::Shared;
 /// Cloning is cheap and clones share the session. Without a
 /// [`SessionLayer`](crate::SessionLayer) the extractor fails with
 /// [`MissingSessionLayer`].
-#[derive(Clone)]
-pub struct Session {
-    session: session_core::Session,
-    shared: Arc<Shared>,
-}
-
-impl Session {
-    pub(crate) fn new(session: session_core::Session, shared: Arc<Shared>) -> Self {
-        Self { session, shared }
-    }
-
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
-    }
-}
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.session.fmt(f)
-    }
-}
+#[derive(Debug, Clone)]
+pub struct Session(pub(crate) session_core::Session);
 
 impl Deref for Session {
     type Target = session_core::Session;
 
     fn deref(&self) -> &Self::Target {
-        &self.session
+        &self.0
     }
 }
 
@@ -85,5 +63,23 @@ impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {
         tracing::error!("{self}");
         (StatusCode::INTERNAL_SERVER_ERROR, format!("{self}\n")).into_response()
+    }
+}
+
+/// A session failure inside a handler, so handlers can use `?` on
+/// [`Session`] methods and return `Result<_, SessionError>`.
+///
+/// The session remembers a store failure, so the layer answers the manager's
+/// configured [`ErrorReply`] and saves nothing, whatever the handler returns;
+/// an application's own error type wrapping a `session_core::Error` behaves
+/// the same. On its own, this response is the default reply for the error's
+/// kind.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SessionError(#[from] pub session_core::Error);
+
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        ErrorReply::default_for(self.0.kind()).to_response()
     }
 }

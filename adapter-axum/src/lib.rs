@@ -1,38 +1,23 @@
 //! axum 0.8 integration for [`session_core`].
 //!
-//! - [`SessionLayer`]: a tower layer that gives every request a session and
-//!   sends the session cookie back when, and only when, it must.
+//! - [`SessionLayer`]: a tower layer that runs the core's request lifecycle:
+//!   it starts each request's session from its `Cookie` headers and, after the
+//!   handler, applies what the core answers.
 //! - [`Session`]: the extractor handlers take; it dereferences to
 //!   [`session_core::Session`].
-//! - [`CurrentUser`]: the signed-in user, or a redirect to the login page.
-//! - [`SessionError`]: session failures as responses (503 when the store is
-//!   unavailable, 500 otherwise), so handlers can use `?`.
+//! - [`CurrentUser`]: the logged-in user, or a redirect to the login page;
+//!   `Option<CurrentUser>` for pages that serve both.
+//! - [`SessionError`]: session failures as responses, so handlers can use `?`.
 //!
-//! The adapter has no cookie logic of its own: it hands the request's
-//! `Cookie` headers to [`SessionManager::get_from_headers`] and, after the
-//! handler, copies what [`SessionManager::set`] answers into `Set-Cookie`
-//! (with `Cache-Control: no-store`). The core decides: a session that was
-//! created, changed, rotated or destroyed, or whose cookie was signed by an
-//! older key, gets a `Set-Cookie`; a session only read, or not used at all,
-//! gets none. The layer calls `set` after the handler on every request, so
-//! concurrent requests' changes are merged by the core. If that save fails,
-//! the handler's response is replaced by the error response.
-//!
-//! A handler that fails with [`SessionError`] has its session changes
-//! dropped: the layer answers the error and saves nothing. Any other response,
-//! whatever its status, is saved as the handler left the session. Rotation and
-//! logout take effect in the store when they are called (`cycle_id` claims the
-//! new ID and deletes the old record at once; `destroy` deletes the record), so
-//! an error after them still leaves the old ID dead.
-//!
-//! Works with `Router::with_state`, nested routers, and multi-threaded
-//! runtimes (the service and its futures are `Send`).
+//! The adapter has no cookie, error or login logic of its own: the core
+//! decides which `Set-Cookie` and `Cache-Control` a response gets (a session
+//! that was created, changed, rotated or destroyed gets a cookie; one only
+//! read, or not used at all, gets none), which error reply replaces a
+//! handler's response, and where anonymous visitors are sent.
 //!
 //! # Quick start
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//!
 //! use adapter_axum::{CurrentUser, Session, SessionError, SessionLayer};
 //! use axum::{Router, routing::get};
 //! use session_core::{KeyRing, MemoryStore, SessionManager};
@@ -49,63 +34,46 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // In production: KeyRing::parse(&std::env::var("SESSION_SECRET")?)?
-//! let manager = SessionManager::builder(Arc::new(MemoryStore::new()), KeyRing::generate())
+//! let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate())
 //!     .secure(false) // plain-HTTP development only
+//!     .login_url("/login")
 //!     .build()?;
 //! let app = Router::new()
-//!     .route("/", get(hello))
+//!     .route("/", get(hello)) // anonymous visitors get 303 /login?next=%2F
 //!     .route("/visits", get(visits))
-//!     .layer(SessionLayer::new(manager).login_url("/login"));
+//!     .layer(SessionLayer::new(manager));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! On login, store the user and rotate the ID:
-//! `session.insert("user_name", &name).await?; session.cycle_id().await?;`.
-//! On logout: `session.destroy().await?`. Protect forms with
+//! Log in with `session.login(&name).await?` (stores the user and rotates the
+//! session ID), log out with `session.logout().await?`. Protect forms with
 //! [`session_core::Session::csrf_token`] and
 //! [`session_core::Session::verify_csrf`].
 //!
 //! # Errors
 //!
-//! A store that is down answers 503 `text/plain` (`service unavailable`) with
-//! nothing about the store in the body; the cause is logged as a `tracing`
-//! error event. [`SessionLayer::error_response`] replaces the response for
-//! every failure, whether a handler returned it or the save after the handler
-//! hit it.
+//! A store that is down answers the manager's error reply, by default 503
+//! `text/plain` (`service unavailable`) with nothing about the store in the
+//! body; the cause is logged once by the core. The session remembers a failed
+//! store operation, so the layer answers that reply and saves nothing whatever
+//! the handler returned: [`SessionError`] or an application's own error type.
+//! A 5xx response saves nothing either. Change the replies with
+//! [`SessionManagerBuilder::error_reply`](session_core::SessionManagerBuilder::error_reply).
 //!
-//! # Cost per request
-//!
-//! The layer adds four heap allocations to a request, counted exactly with a
-//! counting allocator in `tests/allocations.rs` against the same router behind
-//! a layer that does nothing:
-//!
-//! 1. the session handle (one `Arc` inside the core, made by
-//!    `get_from_headers`, which does no I/O);
-//! 2. its box in the request's extensions (`http::Extensions` boxes every
-//!    value);
-//! 3. the extensions map itself, when nothing created it before;
-//! 4. the boxed response future, which has to hold the core's `set` future.
-//!
-//! Only when the response sets or expires the cookie, two more for the
-//! header: the rendered `Set-Cookie` string and the `HeaderValue`'s buffer.
-//! Reading the session, saving it, and the store's I/O allocate in the core
-//! and the store, not here.
-//!
-//! [`SessionManager::get_from_headers`]: session_core::SessionManager::get_from_headers
-//! [`SessionManager::set`]: session_core::SessionManager::set
+//! Works with `Router::with_state`, nested routers (`next` is the full
+//! original path), and multi-threaded runtimes (the service and its futures
+//! are `Send`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod error;
 mod extract;
 mod layer;
 mod login;
 
-pub use error::{ErrorResponder, SessionError, default_error_response};
-pub use extract::{MissingSessionLayer, Session};
+pub use extract::{MissingSessionLayer, Session, SessionError};
 pub use layer::{SessionFuture, SessionLayer, SessionService};
-pub use login::{CurrentUser, LoginRejection};
+pub use login::CurrentUser;

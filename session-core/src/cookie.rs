@@ -1,12 +1,5 @@
 //! The session cookie as the core hands it to adapters, and the `Cookie`
 //! request header as adapters hand it to the core.
-//!
-//! Adapters never build or parse cookies themselves: they pass the raw
-//! `Cookie` headers to [`SessionManager::get_from_headers`] and copy
-//! [`SetCookie::header_value`] into a `Set-Cookie` header, together with
-//! `Cache-Control: no-store` ([`SetCookie::CACHE_CONTROL`]).
-//!
-//! [`SessionManager::get_from_headers`]: crate::SessionManager::get_from_headers
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -46,15 +39,37 @@ pub(crate) struct CookieAttributes {
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
-    /// `false` for a browser-session cookie (no `Max-Age`).
-    pub(crate) persistent: bool,
+    pub(crate) lifetime: CookieLifetime,
+}
+
+/// How long browsers keep the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CookieLifetime {
+    /// `Max-Age` is the time left until the session's absolute timeout, so the
+    /// browser keeps the cookie exactly as long as the server could accept it
+    /// (the default).
+    #[default]
+    Persistent,
+    /// No `Max-Age`: the browser drops the cookie when it closes (its
+    /// "session" ends), or at the absolute timeout, whichever comes first.
+    BrowserSession,
 }
 
 /// A `Set-Cookie` for the session cookie: a new value, or its removal.
 ///
-/// Every response that carries one must also carry `Cache-Control: no-store`
+/// Adapters never build or parse cookies themselves: the core reads the raw
+/// `Cookie` request headers ([`SessionManager::start`]) and answers this,
+/// already rendered and validated, in [`RequestEnd`]. Every response that
+/// carries one must also carry `Cache-Control: no-store`
 /// ([`SetCookie::CACHE_CONTROL`]), so no shared cache hands one user's cookie
-/// to another.
+/// to another. A removal keeps the cookie's `Path`, `Domain`, `Secure` and
+/// `SameSite`, so the browser matches it to the cookie it deletes.
+///
+/// `Debug` shows everything but the value, which is a live credential.
+///
+/// [`SessionManager::start`]: crate::SessionManager::start
+/// [`RequestEnd`]: crate::RequestEnd
 #[derive(Clone, PartialEq, Eq)]
 pub struct SetCookie {
     attributes: Arc<CookieAttributes>,
@@ -68,7 +83,7 @@ impl SetCookie {
     pub const CACHE_CONTROL: &'static str = "no-store";
 
     pub(crate) fn new(attributes: Arc<CookieAttributes>, value: String, max_age: Duration) -> Self {
-        let max_age = attributes.persistent.then_some(max_age);
+        let max_age = (attributes.lifetime == CookieLifetime::Persistent).then_some(max_age);
         Self {
             attributes,
             value,
@@ -133,6 +148,13 @@ impl SetCookie {
     /// The complete `Set-Cookie` header value.
     pub fn header_value(&self) -> String {
         self.to_string()
+    }
+
+    /// The complete `Set-Cookie` header value as an `http` header value.
+    #[cfg(feature = "http")]
+    pub fn to_header_value(&self) -> http::HeaderValue {
+        http::HeaderValue::try_from(self.header_value())
+            .expect("every attribute is checked to be visible ASCII when the manager is built")
     }
 }
 
@@ -213,7 +235,7 @@ mod tests {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
-            persistent: true,
+            lifetime: CookieLifetime::Persistent,
         })
     }
 
@@ -243,7 +265,7 @@ mod tests {
     #[test]
     fn browser_session_cookie_has_no_max_age() {
         let mut attributes = (*attributes()).clone();
-        attributes.persistent = false;
+        attributes.lifetime = CookieLifetime::BrowserSession;
         let cookie = SetCookie::new(Arc::new(attributes), "abc".into(), Duration::from_secs(90));
         assert_eq!(cookie.max_age(), None);
         assert!(!cookie.header_value().contains("Max-Age"));

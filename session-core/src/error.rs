@@ -94,6 +94,46 @@ impl Error {
             Error::Store(StoreError::Unavailable(_)) | Error::Contended { .. }
         )
     }
+
+    /// How the request should be answered: [`ErrorKind::Unavailable`] for a
+    /// temporary failure, [`ErrorKind::Internal`] for anything else.
+    pub fn kind(&self) -> ErrorKind {
+        if self.is_unavailable() {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::Internal
+        }
+    }
+
+    /// Whether the session remembers this failure and answers the request with
+    /// the error reply at its end. A value of the wrong type is the one error
+    /// a handler may handle (as absent, say); every failure of the store or of
+    /// saving is remembered, whatever the handler does with it.
+    pub(crate) fn fails_the_request(&self) -> bool {
+        !matches!(self, Error::Value { .. })
+    }
+}
+
+/// The two ways a session failure is answered; see
+/// [`SessionManagerBuilder::error_reply`](crate::SessionManagerBuilder::error_reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Temporary: the store is down, slow or contended. Default reply: 503.
+    Unavailable,
+    /// A bug or misuse: a record over the size limit, a store's unexpected
+    /// answer. Default reply: 500.
+    Internal,
+}
+
+impl ErrorKind {
+    /// A short name for logs and metric labels: `unavailable` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
 }
 
 /// A configuration mistake found when a [`SessionManager`](crate::SessionManager)
@@ -120,7 +160,61 @@ pub enum ConfigError {
         /// Position of the key in the list.
         index: usize,
     },
-    /// Any other invalid setting, named in the message.
-    #[error("invalid session configuration: {0}")]
-    Invalid(String),
+    /// A cookie attribute (`name`, `path` or `domain`) cannot appear in a
+    /// `Set-Cookie` header as given.
+    #[error("invalid cookie {attribute} {value:?}: {reason}")]
+    CookieAttribute {
+        /// Which attribute.
+        attribute: &'static str,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `SameSite=None` without `Secure`, which browsers reject.
+    #[error("SameSite=None requires the Secure attribute")]
+    SameSiteNoneWithoutSecure,
+    /// The store key namespace is too long or holds unprintable bytes.
+    #[error("the namespace {namespace:?} must be at most 200 bytes of printable ASCII without spaces")]
+    Namespace {
+        /// The namespace as given.
+        namespace: String,
+    },
+    /// A timeout is outside one second to 400 days.
+    #[error("the {name} timeout must be from one second to 400 days, not {value:?}")]
+    Timeout {
+        /// Which timeout.
+        name: &'static str,
+        /// The value as given.
+        value: Duration,
+    },
+    /// The record size limit is too small for any session.
+    #[error("the record size limit must be at least {min} bytes, not {value}")]
+    RecordLimit {
+        /// The value as given.
+        value: usize,
+        /// The smallest accepted.
+        min: usize,
+    },
+    /// Zero save attempts would fail every save.
+    #[error("at least one save attempt is needed")]
+    NoSaveAttempts,
+    /// The login URL cannot be a `Location` header.
+    #[error("the login URL {url:?} must be a non-empty path or URL of visible ASCII")]
+    LoginUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The session key holding the user is empty.
+    #[error("the user key must not be empty")]
+    UserKey,
+    /// An error reply's status is not a 4xx or 5xx code, or its content type
+    /// cannot be a header value.
+    #[error("invalid error reply for {kind:?}: {reason}")]
+    ErrorReply {
+        /// The kind of failure it answers.
+        kind: ErrorKind,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }

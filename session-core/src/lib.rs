@@ -7,23 +7,36 @@
 //! # The lifecycle of a session
 //!
 //! 1. **A request arrives.** The adapter hands the `Cookie` headers to
-//!    [`SessionManager::get_from_headers`], which verifies the session cookie
-//!    and returns a [`Session`] handle. No I/O happens yet.
+//!    [`SessionManager::start`], which verifies the session cookie and returns
+//!    a [`Session`] handle. No I/O happens yet.
 //! 2. **The handler uses it.** The first method that needs data
 //!    ([`Session::get`], [`Session::insert`], …) loads the record with one
 //!    store call that also pushes the idle timeout forward. A cookie that does
 //!    not verify, or whose record is missing, expired or does not open, gives a
 //!    new empty session; the client's ID is never adopted.
-//! 3. **The response leaves.** The adapter calls [`SessionManager::set`]: if
-//!    the session changed it is saved (a new one gets a fresh ID), and the
-//!    answer says which `Set-Cookie` the response needs, if any. A request that
-//!    only reads sends no `Set-Cookie`; a new session that stays empty is never
-//!    written and sets no cookie.
+//! 3. **The response leaves.** The adapter calls [`SessionManager::finish`]
+//!    with the response's status and applies the [`RequestEnd`] it answers:
+//!    headers to add (`Set-Cookie` with `Cache-Control: no-store` when the
+//!    session was created, changed, rotated or destroyed), or an
+//!    [`ErrorReply`] to send instead. A request that only reads sends no
+//!    `Set-Cookie`; a new session that stays empty is never written and sets
+//!    no cookie.
 //!
-//! On login call [`Session::cycle_id`] (the old ID stops working at once); on
-//! logout call [`Session::destroy`] (the record is deleted on the server, not
-//! just forgotten by the browser). Protect forms with
-//! [`Session::csrf_token`] and [`Session::verify_csrf`].
+//! A session whose store operation failed during the handler remembers it:
+//! `finish` then saves nothing and answers the configured error reply (503 for
+//! an unavailable store), whatever error type the handler wrapped the failure
+//! in. A 5xx response saves nothing either. Failures are logged once, here,
+//! with the same fields for every framework.
+//!
+//! # Logging in and out
+//!
+//! [`Session::login`] stores the user under the manager's user key and rotates
+//! the session ID in one step (the old ID stops working at once);
+//! [`Session::logout`] deletes the record on the server, not just in the
+//! browser. [`Session::current_user`] reads the user back, and
+//! [`Session::login_redirect`] is where a login-required page sends anonymous
+//! visitors (`/login?next=...`). Protect forms with [`Session::csrf_token`] and
+//! [`Session::verify_csrf`].
 //!
 //! # Expiry
 //!
@@ -65,27 +78,49 @@
 //! # Quick start
 //!
 //! ```
-//! use std::sync::Arc;
 //! use session_core::{KeyRing, MemoryStore, SessionManager};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = SessionManager::builder(Arc::new(MemoryStore::new()), KeyRing::generate())
+//! let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate())
 //!     .secure(false) // plain-HTTP development only
 //!     .build()?;
 //!
 //! // First request: no cookie.
-//! let session = manager.get(None);
+//! let session = manager.start([]);
 //! session.insert("visits", &1u32).await?;
-//! let cookie = manager.set(&session).await?.expect("a new session sets a cookie");
+//! let end = manager.finish(&session, 200).await;
+//! assert!(end.error_reply().is_none());
+//! let cookie = end.set_cookie().expect("a new session sets a cookie");
+//! assert_eq!(end.cache_control(), Some("no-store"));
 //!
 //! // Next request: the browser sends the cookie back.
-//! let session = manager.get(Some(cookie.value()));
+//! let header = format!("{}={}", cookie.name(), cookie.value());
+//! let session = manager.start([header.as_bytes()]);
 //! assert_eq!(session.get::<u32>("visits").await?, Some(1));
-//! assert!(manager.set(&session).await?.is_none(), "reading sets no cookie");
+//! let end = manager.finish(&session, 200).await;
+//! assert!(end.set_cookie().is_none(), "reading sets no cookie");
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Metrics
+//!
+//! Counters and a histogram go through the [`metrics`](https://docs.rs/metrics)
+//! facade; the application picks the exporter (without one they cost next to
+//! nothing):
+//!
+//! | name | type | labels | counts |
+//! | --- | --- | --- | --- |
+//! | `sessions_loaded_total` | counter | `outcome`: `found`, `missing`, `expired`, `refused` | loads of a session named by a valid cookie |
+//! | `sessions_created_total` | counter | | new sessions written for the first time |
+//! | `sessions_saved_total` | counter | | saves of an existing session |
+//! | `session_save_conflicts_total` | counter | | compare-and-set saves that lost to another writer |
+//! | `session_save_retries_total` | counter | | saves tried again after a conflict |
+//! | `sessions_rotated_total` | counter | | ID rotations (logins) |
+//! | `sessions_destroyed_total` | counter | | logouts |
+//! | `session_failures_total` | counter | `kind`: `unavailable`, `internal` | failures that failed a request |
+//! | `session_store_call_seconds` | histogram | `op`: `load`, `load_and_touch`, `create`, `save`, `delete` | store call latency |
 //!
 //! # Writing a store
 //!
@@ -98,8 +133,7 @@
 //! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;
 //!
-//! use async_trait::async_trait;
-//! use session_core::{KeyRing, Loaded, SaveOutcome, SessionManager, Store, StoreError, Version};
+//! use session_core::{async_trait, KeyRing, Loaded, SaveOutcome, SessionManager, Store, StoreError, Version};
 //!
 //! #[derive(Debug, Default)]
 //! struct MapStore {
@@ -120,10 +154,10 @@
 //! #[async_trait]
 //! impl Store for MapStore {
 //!     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-//!         Ok(self.records()?.get(key).map(|(bytes, version)| Loaded {
-//!             bytes: bytes.clone(),
-//!             version: Version(*version),
-//!         }))
+//!         Ok(self
+//!             .records()?
+//!             .get(key)
+//!             .map(|(bytes, version)| Loaded::new(bytes.clone(), Version::from_u64(*version))))
 //!     }
 //!
 //!     async fn create(&self, key: &str, value: &[u8], _ttl: Duration) -> Result<Option<Version>, StoreError> {
@@ -133,7 +167,7 @@
 //!         }
 //!         let version = self.version();
 //!         records.insert(key.to_owned(), (value.to_vec(), version));
-//!         Ok(Some(Version(version)))
+//!         Ok(Some(Version::from_u64(version)))
 //!     }
 //!
 //!     async fn save(
@@ -146,14 +180,14 @@
 //!         let mut records = self.records()?;
 //!         match (expected, records.get(key)) {
 //!             (Some(_), None) => return Ok(SaveOutcome::Gone),
-//!             (Some(Version(expected)), Some((_, current))) if *current != expected => {
+//!             (Some(expected), Some((_, current))) if Version::from_u64(*current) != expected => {
 //!                 return Ok(SaveOutcome::Conflict);
 //!             }
 //!             _ => {}
 //!         }
 //!         let version = self.version();
 //!         records.insert(key.to_owned(), (value.to_vec(), version));
-//!         Ok(SaveOutcome::Saved(Version(version)))
+//!         Ok(SaveOutcome::saved(Version::from_u64(version)))
 //!     }
 //!
 //!     async fn touch(&self, key: &str, _ttl: Duration) -> Result<bool, StoreError> {
@@ -171,7 +205,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = SessionManager::builder(Arc::new(MapStore::default()), KeyRing::generate()).build()?;
+//! let manager = SessionManager::builder(MapStore::default(), KeyRing::generate()).build()?;
 //! let session = manager.get(None);
 //! session.insert("user", "alice").await?;
 //! let cookie = manager.set(&session).await?.expect("new session");
@@ -183,9 +217,18 @@
 //!
 //! Check it against the contract with the `test-suite` feature and
 //! `conformance::run` (the module exists with the feature on).
+//!
+//! # Features
+//!
+//! - `http`: the request lifecycle in `http` 1.x types
+//!   (`SessionManager::start_from_header_map`, `RequestEnd::apply_headers`,
+//!   `ErrorReply::to_response`), for axum and hyper.
+//! - `test-suite`: the public store conformance suite (`conformance`) and the
+//!   adapter test kit (`adapter_kit`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod codec;
 mod cookie;
@@ -193,6 +236,7 @@ mod data;
 mod error;
 mod id;
 mod keys;
+mod lifecycle;
 pub mod login;
 mod manager;
 mod memory;
@@ -200,19 +244,23 @@ mod seal;
 mod session;
 mod signing;
 mod store;
+mod telemetry;
 
 #[cfg(feature = "test-suite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
 pub mod conformance;
 
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_internals;
 
-pub use cookie::{SameSite, SetCookie};
+pub use async_trait::async_trait;
+pub use cookie::{CookieLifetime, SameSite, SetCookie};
 pub use data::SessionData;
-pub use error::{BoxError, ConfigError, Error, StoreError};
+pub use error::{BoxError, ConfigError, Error, ErrorKind, StoreError};
 pub use keys::{KeyRing, MIN_SECRET_BYTES};
+pub use lifecycle::{ErrorReply, RequestEnd};
 pub use manager::{DEFAULT_COOKIE_NAME, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
 pub use session::Session;
-pub use store::{Loaded, SaveOutcome, Store, Version};
+pub use store::{IntoStore, Loaded, SaveOutcome, Store, Version};

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cookie::{self, CookieAttributes, SameSite, SetCookie};
-use crate::error::{ConfigError, Error};
+use crate::cookie::{self, CookieAttributes, CookieLifetime, SameSite, SetCookie};
+use crate::error::{ConfigError, Error, ErrorKind};
 use crate::keys::KeyRing;
+use crate::lifecycle::{ErrorReply, RequestEnd};
+use crate::login::LoginPolicy;
 use crate::session::Session;
 use crate::signing::{self, Rejected};
-use crate::store::Store;
+use crate::store::{IntoStore, Store};
 
 /// Default cookie name.
 pub const DEFAULT_COOKIE_NAME: &str = "session";
@@ -26,6 +28,8 @@ const DEFAULT_MAX_SAVE_ATTEMPTS: u32 = 32;
 const MAX_TIMEOUT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 /// The longest namespace accepted, so keys stay within memcached's 250 bytes.
 const MAX_NAMESPACE_BYTES: usize = 200;
+/// The smallest record size limit accepted.
+const MIN_RECORD_LIMIT: usize = 1024;
 
 /// Everything a [`Session`] needs, shared by every session of one manager.
 #[derive(Debug)]
@@ -38,15 +42,34 @@ pub(crate) struct Config {
     pub(crate) absolute_timeout: Duration,
     pub(crate) max_record_bytes: usize,
     pub(crate) max_save_attempts: u32,
+    pub(crate) login: LoginPolicy,
+    unavailable_reply: Arc<ErrorReply>,
+    internal_reply: Arc<ErrorReply>,
+}
+
+impl Config {
+    /// The configured reply for a failure of this kind.
+    pub(crate) fn error_reply(&self, kind: ErrorKind) -> Arc<ErrorReply> {
+        Arc::clone(match kind {
+            ErrorKind::Unavailable => &self.unavailable_reply,
+            ErrorKind::Internal => &self.internal_reply,
+        })
+    }
 }
 
 /// Hands out a [`Session`] per request and persists it afterwards.
 ///
 /// Build one at startup with [`SessionManager::builder`] and share it (it is
-/// an `Arc` inside; cloning is cheap). Adapters call [`get_from_headers`] (or
-/// [`get`]) when a request arrives and [`set`] when its response leaves.
+/// an `Arc` inside; cloning is cheap).
 ///
-/// [`get_from_headers`]: SessionManager::get_from_headers
+/// Adapters run the request lifecycle with two calls: [`start`] with the
+/// request's `Cookie` headers when it arrives, and [`finish`] with the
+/// response status when the response leaves, applying the [`RequestEnd`] it
+/// answers. Code outside a web framework (tests, jobs) can use the plainer
+/// [`get`] and [`set`].
+///
+/// [`start`]: SessionManager::start
+/// [`finish`]: SessionManager::finish
 /// [`get`]: SessionManager::get
 /// [`set`]: SessionManager::set
 #[derive(Debug, Clone)]
@@ -55,11 +78,11 @@ pub struct SessionManager {
 }
 
 impl SessionManager {
-    /// Starts a builder with the store and the keys; everything else has safe
-    /// defaults.
-    pub fn builder(store: Arc<dyn Store>, keys: KeyRing) -> SessionManagerBuilder {
+    /// Starts a builder with the store (a value, or an `Arc` of one) and the
+    /// keys; everything else has safe defaults.
+    pub fn builder(store: impl IntoStore, keys: KeyRing) -> SessionManagerBuilder {
         SessionManagerBuilder {
-            store,
+            store: store.into_store(),
             keys,
             cookie: CookieAttributes {
                 name: DEFAULT_COOKIE_NAME.to_owned(),
@@ -68,13 +91,16 @@ impl SessionManager {
                 secure: true,
                 http_only: true,
                 same_site: SameSite::Lax,
-                persistent: true,
+                lifetime: CookieLifetime::Persistent,
             },
             namespace: DEFAULT_NAMESPACE.to_owned(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_save_attempts: DEFAULT_MAX_SAVE_ATTEMPTS,
+            login: LoginPolicy::default(),
+            unavailable_reply: ErrorReply::default_for(ErrorKind::Unavailable),
+            internal_reply: ErrorReply::default_for(ErrorKind::Internal),
         }
     }
 
@@ -89,9 +115,11 @@ impl SessionManager {
         Session::new(Arc::clone(&self.config), verified, cookie_value.is_some())
     }
 
-    /// The session for a request with these `Cookie` header values: the first
-    /// session cookie among them that verifies.
-    pub fn get_from_headers<'a>(
+    /// Starts a request: the session for a request with these `Cookie` header
+    /// values (the first session cookie among them that verifies). Does no
+    /// I/O. Hand the session to the handler, then call
+    /// [`finish`](SessionManager::finish).
+    pub fn start<'a>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
     ) -> Session {
@@ -112,14 +140,55 @@ impl SessionManager {
         Session::new(Arc::clone(&self.config), verified, had_cookie)
     }
 
-    /// Ends the request: saves the session if it changed, and answers the
-    /// `Set-Cookie` the response needs, if any (a new or rotated session, a
-    /// re-signed cookie, or a removal). Send [`SetCookie::CACHE_CONTROL`] with it.
+    /// [`start`](SessionManager::start) for an `http` request's headers.
+    #[cfg(feature = "http")]
+    pub fn start_from_header_map(&self, headers: &http::HeaderMap) -> Session {
+        self.start(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .map(http::HeaderValue::as_bytes),
+        )
+    }
+
+    /// Saves the session if it changed, and answers the `Set-Cookie` the
+    /// response needs, if any (a new or rotated session, a re-signed cookie, or
+    /// a removal). Send [`SetCookie::CACHE_CONTROL`] with it.
     ///
-    /// On error the response should become the error response (503 when
-    /// [`Error::is_unavailable`]), since the handler's work was not saved.
+    /// This is the plain save, for code outside a request lifecycle; adapters
+    /// call [`finish`](SessionManager::finish), which also applies the error
+    /// and status rules.
+    ///
+    /// # Errors
+    ///
+    /// The store failed, the record is over the size limit, or concurrent
+    /// writers kept winning; the changes were not saved.
     pub async fn set(&self, session: &Session) -> Result<Option<SetCookie>, Error> {
-        session.finish().await
+        session.save_and_cookie().await
+    }
+
+    /// Ends a request: given the status of the handler's response, saves the
+    /// session when that is right and says what the response needs.
+    ///
+    /// - A session whose store operation failed during the handler (however
+    ///   the handler wrapped or handled the error) saves nothing and answers
+    ///   the configured [`ErrorReply`] for that failure.
+    /// - A 5xx response saves nothing either.
+    /// - Otherwise the session is saved if it changed; if that fails, the
+    ///   failure is logged and answered with its [`ErrorReply`].
+    ///
+    /// A rotation or logout has already taken effect in the store when the
+    /// handler called it, so its `Set-Cookie` is in the answer whatever
+    /// happens after it.
+    pub async fn finish(&self, session: &Session, status: u16) -> RequestEnd {
+        session.end_request(status).await
+    }
+
+    /// Where a login-required page sends an anonymous visitor: the login URL
+    /// with `wanted` (the requested path and query) as `next`, percent-encoded.
+    /// Always a valid `Location` header value.
+    pub fn login_redirect(&self, wanted: &str) -> String {
+        self.config.login.redirect(wanted)
     }
 
     /// The session cookie's name.
@@ -150,6 +219,9 @@ pub struct SessionManagerBuilder {
     absolute_timeout: Duration,
     max_record_bytes: usize,
     max_save_attempts: u32,
+    login: LoginPolicy,
+    unavailable_reply: ErrorReply,
+    internal_reply: ErrorReply,
 }
 
 impl SessionManagerBuilder {
@@ -165,9 +237,10 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// The cookie's `Domain` (default none: the cookie stays on this host).
-    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
-        self.cookie.domain = Some(domain.into());
+    /// The cookie's `Domain`: `Some` shares the cookie with that domain's
+    /// subdomains; `None` (the default) keeps it on this host.
+    pub fn cookie_domain(mut self, domain: Option<&str>) -> Self {
+        self.cookie.domain = domain.map(str::to_owned);
         self
     }
 
@@ -191,11 +264,11 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// A browser-session cookie, without `Max-Age`, which the browser drops
-    /// when it closes (default off: `Max-Age` is the time left until the
+    /// How long browsers keep the cookie (default
+    /// [`CookieLifetime::Persistent`]: `Max-Age` is the time left until the
     /// absolute timeout).
-    pub fn browser_session_cookie(mut self, enabled: bool) -> Self {
-        self.cookie.persistent = !enabled;
+    pub fn cookie_lifetime(mut self, lifetime: CookieLifetime) -> Self {
+        self.cookie.lifetime = lifetime;
         self
     }
 
@@ -236,46 +309,75 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Where a login-required page sends anonymous visitors (default
+    /// `/login`); the page they asked for is appended as `next`. A path or an
+    /// absolute URL of visible ASCII, checked by [`build`](Self::build).
+    pub fn login_url(mut self, url: impl Into<String>) -> Self {
+        self.login.url = url.into();
+        self
+    }
+
+    /// The session key that holds the logged-in user (default
+    /// [`DEFAULT_USER_KEY`](crate::login::DEFAULT_USER_KEY)), written by
+    /// [`Session::login`] and read by [`Session::current_user`].
+    pub fn user_key(mut self, key: impl Into<String>) -> Self {
+        self.login.user_key = key.into();
+        self
+    }
+
+    /// The reply that replaces a handler's response when its session fails
+    /// with a failure of this kind (defaults: [`ErrorReply::default_for`]).
+    pub fn error_reply(mut self, kind: ErrorKind, reply: ErrorReply) -> Self {
+        match kind {
+            ErrorKind::Unavailable => self.unavailable_reply = reply,
+            ErrorKind::Internal => self.internal_reply = reply,
+        }
+        self
+    }
+
     /// Checks the configuration and builds the manager.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that is invalid: a cookie
+    /// attribute that cannot be a header, `SameSite=None` without `Secure`, a
+    /// namespace or timeout out of range, a login URL that cannot be a
+    /// `Location` header, an error reply that is not a 4xx or 5xx.
     pub fn build(self) -> Result<SessionManager, ConfigError> {
-        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
-        let cookie = &self.cookie;
-        if !cookie::is_valid_name(&cookie.name) {
-            return invalid("the cookie name must be a non-empty token without separators");
-        }
-        if !cookie.path.starts_with('/') || !cookie::is_valid_attribute(&cookie.path) {
-            return invalid(
-                "the cookie path must start with '/' and hold no ';' or control characters",
-            );
-        }
-        if cookie
-            .domain
-            .as_deref()
-            .is_some_and(|domain| domain.is_empty() || !cookie::is_valid_attribute(domain))
-        {
-            return invalid(
-                "the cookie domain must be non-empty and hold no ';' or control characters",
-            );
-        }
-        if cookie.same_site == SameSite::None && !cookie.secure {
-            return invalid("SameSite=None requires the Secure attribute");
-        }
+        self.check_cookie()?;
         if self.namespace.len() > MAX_NAMESPACE_BYTES
             || !self.namespace.bytes().all(|b| b.is_ascii_graphic())
         {
-            return invalid(
-                "the namespace must be at most 200 bytes of printable ASCII without spaces",
-            );
+            return Err(ConfigError::Namespace {
+                namespace: self.namespace,
+            });
         }
         let timeouts = Duration::from_secs(1)..=MAX_TIMEOUT;
-        if !timeouts.contains(&self.idle_timeout) || !timeouts.contains(&self.absolute_timeout) {
-            return invalid("timeouts must be from one second to 400 days");
+        for (name, value) in [
+            ("idle", self.idle_timeout),
+            ("absolute", self.absolute_timeout),
+        ] {
+            if !timeouts.contains(&value) {
+                return Err(ConfigError::Timeout { name, value });
+            }
         }
-        if self.max_record_bytes < 1024 {
-            return invalid("the record size limit must be at least 1024 bytes");
+        if self.max_record_bytes < MIN_RECORD_LIMIT {
+            return Err(ConfigError::RecordLimit {
+                value: self.max_record_bytes,
+                min: MIN_RECORD_LIMIT,
+            });
         }
         if self.max_save_attempts == 0 {
-            return invalid("at least one save attempt is needed");
+            return Err(ConfigError::NoSaveAttempts);
+        }
+        self.login.check()?;
+        for (kind, reply) in [
+            (ErrorKind::Unavailable, &self.unavailable_reply),
+            (ErrorKind::Internal, &self.internal_reply),
+        ] {
+            if let Some(reason) = reply.problem() {
+                return Err(ConfigError::ErrorReply { kind, reason });
+            }
         }
         Ok(SessionManager {
             config: Arc::new(Config {
@@ -287,7 +389,48 @@ impl SessionManagerBuilder {
                 absolute_timeout: self.absolute_timeout,
                 max_record_bytes: self.max_record_bytes,
                 max_save_attempts: self.max_save_attempts,
+                login: self.login,
+                unavailable_reply: Arc::new(self.unavailable_reply),
+                internal_reply: Arc::new(self.internal_reply),
             }),
         })
+    }
+
+    fn check_cookie(&self) -> Result<(), ConfigError> {
+        let cookie = &self.cookie;
+        let invalid = |attribute, value: &str, reason| {
+            Err(ConfigError::CookieAttribute {
+                attribute,
+                value: value.to_owned(),
+                reason,
+            })
+        };
+        if !cookie::is_valid_name(&cookie.name) {
+            return invalid(
+                "name",
+                &cookie.name,
+                "it must be a non-empty token without separators",
+            );
+        }
+        if !cookie.path.starts_with('/') || !cookie::is_valid_attribute(&cookie.path) {
+            return invalid(
+                "path",
+                &cookie.path,
+                "it must start with '/' and hold no ';' or control characters",
+            );
+        }
+        if let Some(domain) = cookie.domain.as_deref() {
+            if domain.is_empty() || !cookie::is_valid_attribute(domain) {
+                return invalid(
+                    "domain",
+                    domain,
+                    "it must be non-empty and hold no ';' or control characters",
+                );
+            }
+        }
+        if cookie.same_site == SameSite::None && !cookie.secure {
+            return Err(ConfigError::SameSiteNoneWithoutSecure);
+        }
+        Ok(())
     }
 }

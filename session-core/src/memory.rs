@@ -121,7 +121,7 @@ impl MemoryStore {
     /// Versions are unique over the store's life, so a record deleted and
     /// created again never matches a stale expected version.
     fn new_version(&self) -> Version {
-        Version(self.next_version.fetch_add(1, Ordering::Relaxed))
+        Version::from_u64(self.next_version.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Gives a live entry a new TTL, keeping its bytes and version.
@@ -152,10 +152,7 @@ impl MemoryStore {
 }
 
 fn loaded(entry: &Entry) -> Loaded {
-    Loaded {
-        bytes: entry.bytes.to_vec(),
-        version: entry.version,
-    }
+    Loaded::new(entry.bytes.to_vec(), entry.version)
 }
 
 #[async_trait]

@@ -1,43 +1,49 @@
-//! [`Session`]: the per-request handle, and everything that happens to a
-//! session between the request's cookie and the response's `Set-Cookie`.
+//! [`Session`]: the per-request handle. How it reaches the store is in
+//! [`persist`]; its time arithmetic in [`expiry`].
+
+mod expiry;
+mod persist;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
-use crate::codec::{self, Record};
+use crate::codec::Record;
 use crate::cookie::SetCookie;
 use crate::data::SessionData;
-use crate::error::{Error, StoreError};
+use crate::error::{Error, ErrorKind};
 use crate::id::{SessionId, random_bytes};
+use crate::lifecycle::RequestEnd;
 use crate::manager::Config;
-use crate::seal;
 use crate::signing::{self, Verified};
-use crate::store::{SaveOutcome, Version};
-
-/// How many fresh IDs to try when claiming one finds it taken. With 256-bit
-/// IDs a single collision is already beyond belief; more than this means the
-/// store is answering wrongly.
-const ID_CLAIM_ATTEMPTS: usize = 4;
+use crate::store::Version;
+use crate::telemetry;
 
 /// A session for the length of one request.
 ///
 /// Cheap to clone (clones share the state), `Send + Sync`, and safe to hold
 /// across `.await`. Nothing is read from the store until the first method that
 /// needs the data, so a handler that never touches its session costs no store
-/// call. Reads never mark the session modified; the adapter saves it at the end
-/// of the request only if something changed, or call [`save`](Session::save).
-/// A response sets the cookie when the session was created, changed, rotated
-/// or destroyed, and never for a request that only read it.
+/// call. Reads never mark the session modified; the end of the request saves
+/// it only if something changed. A response sets the cookie when the session
+/// was created, changed, rotated or destroyed, and never for a request that
+/// only read it.
 ///
 /// All methods are `async` because the first one loads the record. Each takes
 /// an internal lock for a moment; none holds it across your code.
+///
+/// # Failures are remembered
+///
+/// When a store operation fails (the store is down, concurrent writers kept
+/// winning), the method returns the error *and* the session remembers it: the
+/// end of the request saves nothing and answers the configured error reply,
+/// whatever the handler did with the error. Only [`Error::Value`] (a value of
+/// another type than asked for) is the handler's to handle.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
@@ -87,6 +93,10 @@ struct State {
     /// The record was sealed by an older key: save it under the current one.
     reseal: bool,
     cookie: CookieAction,
+    /// The first failure of a store operation during the request.
+    failure: Option<ErrorKind>,
+    /// The response shows something personal (a CSRF token, the user).
+    private: bool,
 }
 
 impl State {
@@ -98,7 +108,7 @@ impl State {
     fn reset(&mut self) {
         self.loaded = true;
         self.stored = None;
-        self.record = Record::new(now_ms());
+        self.record = Record::new(expiry::now_ms());
         self.csrf_changed = false;
         self.reseal = false;
         self.cookie = CookieAction::Keep;
@@ -109,14 +119,22 @@ impl State {
         self.csrf_changed = false;
         self.reseal = false;
     }
-}
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
+    /// Logs and remembers a failure that fails the request; hands it back.
+    fn fail(&mut self, error: Error, during: &'static str) -> Error {
+        if error.fails_the_request() {
+            telemetry::failed(&error, during);
+            self.failure.get_or_insert(error.kind());
+        }
+        error
+    }
+
+    fn replace_csrf(&mut self) {
+        if self.record.csrf.is_some() {
+            self.record.csrf = Some(random_bytes());
+            self.csrf_changed = true;
+        }
+    }
 }
 
 impl Session {
@@ -130,6 +148,8 @@ impl Session {
             csrf_changed: false,
             reseal: false,
             cookie: CookieAction::Keep,
+            failure: None,
+            private: false,
         };
         Self {
             inner: Arc::new(Inner {
@@ -140,41 +160,75 @@ impl Session {
     }
 
     /// The value under `key` as a `T`, or `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] when the value is not a `T`; a store error when the
+    /// record could not be loaded.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         self.with_data(|data| data.get(key)).await?
     }
 
     /// Stores `value` under `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] when `value` does not serialize; a store error when
+    /// the record could not be loaded.
     pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
         self.with_data(|data| data.insert(key, value)).await?
     }
 
     /// Removes `key`; answers whether it was there.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn remove(&self, key: &str) -> Result<bool, Error> {
         self.with_data(|data| data.remove(key)).await
     }
 
     /// Whether `key` holds a value.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn contains_key(&self, key: &str) -> Result<bool, Error> {
         self.with_data(|data| data.contains_key(key)).await
     }
 
     /// Removes every value (the session, its ID and CSRF token stay).
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn clear(&self) -> Result<(), Error> {
         self.with_data(SessionData::clear).await
     }
 
     /// The number of values.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn len(&self) -> Result<usize, Error> {
         self.with_data(|data| data.len()).await
     }
 
     /// Whether the session holds no values.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn is_empty(&self) -> Result<bool, Error> {
         self.with_data(|data| data.is_empty()).await
     }
 
     /// The keys, sorted.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         self.with_data(|data| data.keys().map(str::to_owned).collect())
             .await
@@ -182,17 +236,25 @@ impl Session {
 
     /// Runs `f` on the data under the session's lock: several reads and
     /// writes at once, with one lock. Keep `f` short; it cannot `.await`.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn with_data<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R, Error> {
-        let mut state = self.inner.state.lock().await;
-        self.load(&mut state).await?;
+        let mut state = self.loaded_state().await?;
         Ok(f(&mut state.record.data))
     }
 
     /// The session's CSRF token, created on first use. Put it in forms and
-    /// check it with [`verify_csrf`](Session::verify_csrf).
+    /// check it with [`verify_csrf`](Session::verify_csrf). The response is
+    /// marked `Cache-Control: no-store`, since it shows the token.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn csrf_token(&self) -> Result<String, Error> {
-        let mut state = self.inner.state.lock().await;
-        self.load(&mut state).await?;
+        let mut state = self.loaded_state().await?;
+        state.private = true;
         let token = match state.record.csrf {
             Some(token) => token,
             None => {
@@ -207,9 +269,12 @@ impl Session {
 
     /// Whether `candidate` is this session's CSRF token, compared in constant
     /// time. A session without a token matches nothing.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
     pub async fn verify_csrf(&self, candidate: &str) -> Result<bool, Error> {
-        let mut state = self.inner.state.lock().await;
-        self.load(&mut state).await?;
+        let state = self.loaded_state().await?;
         let Some(token) = state.record.csrf else {
             return Ok(false);
         };
@@ -233,28 +298,79 @@ impl Session {
     /// rotation under the old ID is dropped; if the session was logged out or
     /// rotated by another request meanwhile, that request wins and this handle
     /// becomes a new empty session.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded, the new ID claimed
+    /// or the old record deleted.
     pub async fn cycle_id(&self) -> Result<(), Error> {
-        let mut state = self.inner.state.lock().await;
-        self.load(&mut state).await?;
-        if state.record.csrf.is_some() {
-            state.record.csrf = Some(random_bytes());
-            state.csrf_changed = true;
+        let mut state = self.loaded_state().await?;
+        self.rotate(&mut state).await
+    }
+
+    /// Logs `user` in: stores it under the manager's user key and rotates the
+    /// session ID ([`cycle_id`](Session::cycle_id)) in one step, so the login
+    /// never lands under an ID that existed before it.
+    ///
+    /// # Errors
+    ///
+    /// As [`cycle_id`](Session::cycle_id); the user is then not logged in.
+    pub async fn login(&self, user: &str) -> Result<(), Error> {
+        let mut state = self.loaded_state().await?;
+        let key = &self.inner.config.login.user_key;
+        if let Err(error) = state.record.data.insert(key, user) {
+            return Err(state.fail(error, "login"));
         }
-        let Some(old) = state.stored else {
-            // Not stored yet: it gets a fresh ID when it is first saved.
-            return Ok(());
-        };
-        let moved = self.move_to_new_id(&mut state, old).await;
-        if moved.is_err() {
-            // Never let this request save its changes (a login, typically)
-            // under the old ID, which an attacker may have planted.
-            state.reset();
+        self.rotate(&mut state).await
+    }
+
+    /// Logs out: the same as [`destroy`](Session::destroy).
+    ///
+    /// # Errors
+    ///
+    /// As [`destroy`](Session::destroy).
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.destroy().await
+    }
+
+    /// The logged-in user (the value under the manager's user key) as a `T`,
+    /// or `None` for an anonymous session. A value stored as another type (an
+    /// older release's format, say) is logged and read as `None`: log in
+    /// again rather than fail every request. The response is marked
+    /// `Cache-Control: no-store`, since it is personal.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be loaded.
+    pub async fn current_user<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        let mut state = self.loaded_state().await?;
+        let key = &self.inner.config.login.user_key;
+        match state.record.data.get::<T>(key) {
+            Ok(user) => {
+                state.private |= user.is_some();
+                Ok(user)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the stored user does not decode; treating the session as anonymous");
+                Ok(None)
+            }
         }
-        moved
+    }
+
+    /// Where to send this anonymous visitor: the manager's login URL with
+    /// `wanted` (the path and query they asked for) as `next`. A valid
+    /// `Location` header value.
+    pub fn login_redirect(&self, wanted: &str) -> String {
+        self.inner.config.login.redirect(wanted)
     }
 
     /// Ends the session: deletes its record now and has the response expire the
     /// cookie. The handle then acts as a new, empty session.
+    ///
+    /// # Errors
+    ///
+    /// A store error when the record could not be deleted; the session then
+    /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
         let id = if state.loaded {
@@ -263,11 +379,10 @@ impl Session {
             state.incoming.map(|incoming| incoming.id)
         };
         if let Some(id) = id {
-            let config = &self.inner.config;
-            config
-                .store
-                .delete(&id.store_key(&config.namespace))
-                .await?;
+            if let Err(error) = self.delete_record(&id).await {
+                return Err(state.fail(error.into(), "logout"));
+            }
+            telemetry::count(telemetry::DESTROYED);
         }
         let client_has_cookie = state.had_cookie || state.cookie == CookieAction::Send;
         state.reset();
@@ -277,25 +392,66 @@ impl Session {
         Ok(())
     }
 
-    /// Writes the changes now instead of at the end of the request.
-    pub async fn save(&self) -> Result<(), Error> {
+    /// The state, locked, with the record loaded; a failure to load is
+    /// remembered.
+    async fn loaded_state(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut state = self.inner.state.lock().await;
-        self.persist(&mut state).await
+        match self.load(&mut state).await {
+            Ok(()) => Ok(state),
+            Err(error) => Err(state.fail(error, "load")),
+        }
     }
 
-    /// Persists what changed and says what the response's `Set-Cookie` is:
-    /// the core of [`SessionManager::set`](crate::SessionManager::set).
-    pub(crate) async fn finish(&self) -> Result<Option<SetCookie>, Error> {
-        let mut state = self.inner.state.lock().await;
-        if !state.loaded {
-            return Ok(None);
+    async fn rotate(&self, state: &mut State) -> Result<(), Error> {
+        state.replace_csrf();
+        let Some(old) = state.stored else {
+            // Not stored yet: it gets a fresh ID when it is first saved.
+            return Ok(());
+        };
+        let moved = self.move_to_new_id(state, old).await;
+        match moved {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                // Never let this request save its changes (a login, typically)
+                // under the old ID, which an attacker may have planted.
+                state.reset();
+                Err(state.fail(error, "rotation"))
+            }
         }
+    }
+
+    /// [`SessionManager::set`](crate::SessionManager::set): persists what
+    /// changed and says what the response's `Set-Cookie` is.
+    pub(crate) async fn save_and_cookie(&self) -> Result<Option<SetCookie>, Error> {
+        let mut state = self.inner.state.lock().await;
         self.persist(&mut state).await?;
+        Ok(self.cookie_to_send(&mut state))
+    }
+
+    /// [`SessionManager::finish`](crate::SessionManager::finish).
+    pub(crate) async fn end_request(&self, status: u16) -> RequestEnd {
+        let mut state = self.inner.state.lock().await;
         let config = &self.inner.config;
-        let action = std::mem::replace(&mut state.cookie, CookieAction::Keep);
-        Ok(match (action, state.stored) {
+        let mut end = RequestEnd::default();
+        if let Some(kind) = state.failure {
+            end.error_reply = Some(config.error_reply(kind));
+        } else if status < 500 {
+            if let Err(error) = self.persist(&mut state).await {
+                telemetry::failed(&error, "save");
+                end.error_reply = Some(config.error_reply(error.kind()));
+            }
+        }
+        end.private = state.private;
+        end.set_cookie = self.cookie_to_send(&mut state);
+        end
+    }
+
+    /// The `Set-Cookie` the session's state calls for, once.
+    fn cookie_to_send(&self, state: &mut State) -> Option<SetCookie> {
+        let config = &self.inner.config;
+        match (std::mem::replace(&mut state.cookie, CookieAction::Keep), state.stored) {
             (CookieAction::Send, Some(stored)) => {
-                self.time_left(state.record.created_at_ms).map(|left| {
+                expiry::time_left(config, state.record.created_at_ms).map(|left| {
                     SetCookie::new(
                         Arc::clone(&config.cookie),
                         signing::sign(&config.keys, &stored.id, state.record.created_at_ms),
@@ -305,262 +461,6 @@ impl Session {
             }
             (CookieAction::Expire, _) => Some(SetCookie::removal(Arc::clone(&config.cookie))),
             _ => None,
-        })
-    }
-
-    /// Loads the record on first use: one store call that also pushes the idle
-    /// timeout forward (never past the absolute timeout). A missing, expired,
-    /// unreadable or forged record gives a new empty session (with a fresh ID
-    /// when saved).
-    async fn load(&self, state: &mut State) -> Result<(), Error> {
-        if state.loaded {
-            return Ok(());
         }
-        let Some(incoming) = state.incoming else {
-            state.reset();
-            return Ok(());
-        };
-        // The cookie's signed creation time: a session past its absolute
-        // timeout is refused without a store call, and a live one is kept
-        // for exactly as long as it may still live.
-        let Some(ttl) = self.ttl(incoming.created_at_ms) else {
-            tracing::debug!("session reached its absolute timeout");
-            state.reset();
-            return Ok(());
-        };
-        let config = &self.inner.config;
-        let key = incoming.id.store_key(&config.namespace);
-        let loaded = config.store.load_and_touch(&key, ttl).await?;
-        state.reset();
-        let Some(loaded) = loaded else {
-            return Ok(());
-        };
-        let Some((record, sealed_by_old_key)) = self.open(&key, loaded.bytes) else {
-            return Ok(());
-        };
-        if record.created_at_ms != incoming.created_at_ms {
-            tracing::warn!(
-                "session record does not match its cookie's creation time; treating it as empty"
-            );
-            return Ok(());
-        }
-        state.stored = Some(Stored {
-            id: incoming.id,
-            version: loaded.version,
-        });
-        state.record = record;
-        state.reseal = sealed_by_old_key;
-        if incoming.signed_by_old_key {
-            state.cookie = CookieAction::Send;
-        }
-        Ok(())
-    }
-
-    /// Saves a modified session: claims a fresh ID for a new one, or
-    /// compare-and-sets an existing one, merging with concurrent writers.
-    async fn persist(&self, state: &mut State) -> Result<(), Error> {
-        if !state.loaded || !state.is_modified() {
-            return Ok(());
-        }
-        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
-            tracing::debug!("session expired during the request; changes dropped");
-            state.reset();
-            return Ok(());
-        };
-        match state.stored {
-            None if state.record.data.is_empty() && state.record.csrf.is_none() => {
-                // Changed, but back to empty (an insert then a remove): a new
-                // session with nothing in it is never written.
-                state.mark_saved();
-                Ok(())
-            }
-            None => {
-                state.stored = Some(self.claim_new_id(state, ttl).await?);
-                state.mark_saved();
-                state.cookie = CookieAction::Send;
-                Ok(())
-            }
-            Some(stored) => self.save_existing(state, stored, ttl).await,
-        }
-    }
-
-    /// Compare-and-set, and on conflict: reload, re-apply this request's own
-    /// changes on top, try again, within the configured attempts.
-    async fn save_existing(
-        &self,
-        state: &mut State,
-        mut stored: Stored,
-        ttl: Duration,
-    ) -> Result<(), Error> {
-        let config = &self.inner.config;
-        let key = stored.id.store_key(&config.namespace);
-        let compare = config.store.supports_compare_and_set();
-        let started = Instant::now();
-        for _ in 0..config.max_save_attempts {
-            let sealed = self.seal(&key, state)?;
-            let expected = compare.then_some(stored.version);
-            match config.store.save(&key, &sealed, ttl, expected).await? {
-                SaveOutcome::Saved(version) => {
-                    state.stored = Some(Stored { version, ..stored });
-                    state.mark_saved();
-                    // A changed session re-sends its cookie (same ID, fresh
-                    // Max-Age, current signing key), as browsers expect.
-                    state.cookie = CookieAction::Send;
-                    return Ok(());
-                }
-                SaveOutcome::Gone => {
-                    self.drop_changes(state);
-                    return Ok(());
-                }
-                SaveOutcome::Conflict => {}
-            }
-            if !self.catch_up(state, &key, &mut stored).await? {
-                self.drop_changes(state);
-                return Ok(());
-            }
-            tokio::task::yield_now().await;
-        }
-        let (attempts, elapsed) = (config.max_save_attempts, started.elapsed());
-        tracing::warn!(
-            attempts,
-            ?elapsed,
-            "session save kept conflicting with concurrent writers"
-        );
-        Err(Error::Contended { attempts, elapsed })
-    }
-
-    /// The record was deleted (logout) or moved (ID rotation) by a concurrent
-    /// request: that request wins, and this one's changes are not applied.
-    fn drop_changes(&self, state: &mut State) {
-        tracing::info!(
-            "session ended by a concurrent request before this one saved; its changes are dropped"
-        );
-        state.reset();
-    }
-
-    /// The rotation itself: catch up with the stored record, claim a new ID
-    /// with the data, delete the old record.
-    async fn move_to_new_id(&self, state: &mut State, mut old: Stored) -> Result<(), Error> {
-        let config = &self.inner.config;
-        let old_key = old.id.store_key(&config.namespace);
-        if !self.catch_up(state, &old_key, &mut old).await? {
-            self.drop_changes(state);
-            return Ok(());
-        }
-        let Some(ttl) = self.ttl(state.record.created_at_ms) else {
-            state.reset();
-            return Ok(());
-        };
-        let new = self.claim_new_id(state, ttl).await?;
-        if !config.store.delete(&old_key).await? {
-            // A concurrent logout or rotation deleted it first: that one wins,
-            // and the copy just claimed must not outlive it.
-            if let Err(error) = config
-                .store
-                .delete(&new.id.store_key(&config.namespace))
-                .await
-            {
-                tracing::warn!(%error, "could not delete an abandoned rotated session record");
-            }
-            self.drop_changes(state);
-            return Ok(());
-        }
-        state.stored = Some(new);
-        state.mark_saved();
-        state.cookie = CookieAction::Send;
-        Ok(())
-    }
-
-    /// Brings this request up to date with the stored record: reloads it and,
-    /// when another request saved it since, re-applies this request's own
-    /// changes on top. Answers false when the record is gone or no longer
-    /// opens: a logout or rotation won.
-    async fn catch_up(
-        &self,
-        state: &mut State,
-        key: &str,
-        stored: &mut Stored,
-    ) -> Result<bool, Error> {
-        let Some(loaded) = self.inner.config.store.load(key).await? else {
-            return Ok(false);
-        };
-        if loaded.version == stored.version {
-            return Ok(true);
-        }
-        let Some((record, _)) = self.open(key, loaded.bytes) else {
-            return Ok(false);
-        };
-        state.record.data.rebase_onto(record.data);
-        if !state.csrf_changed {
-            state.record.csrf = record.csrf;
-        }
-        stored.version = loaded.version;
-        Ok(true)
-    }
-
-    /// Writes the whole session under a new random ID, never overwriting.
-    async fn claim_new_id(&self, state: &State, ttl: Duration) -> Result<Stored, Error> {
-        let config = &self.inner.config;
-        for _ in 0..ID_CLAIM_ATTEMPTS {
-            let id = SessionId::generate();
-            let key = id.store_key(&config.namespace);
-            let sealed = self.seal(&key, state)?;
-            if let Some(version) = config.store.create(&key, &sealed, ttl).await? {
-                return Ok(Stored { id, version });
-            }
-            tracing::warn!("a freshly generated session ID was already taken");
-        }
-        Err(
-            StoreError::other("the store reported every freshly generated session ID as taken")
-                .into(),
-        )
-    }
-
-    fn seal(&self, key: &str, state: &State) -> Result<Vec<u8>, Error> {
-        let config = &self.inner.config;
-        let sealed = seal::seal(&config.keys, key, &codec::encode(&state.record));
-        if sealed.len() > config.max_record_bytes {
-            return Err(Error::TooLarge {
-                size: sealed.len(),
-                limit: config.max_record_bytes,
-            });
-        }
-        Ok(sealed)
-    }
-
-    /// Opens and decodes a stored record; `None` (and a warning) when it is
-    /// forged, altered, moved, under a retired key, or undecodable.
-    fn open(&self, key: &str, bytes: Vec<u8>) -> Option<(Record, bool)> {
-        let opened = seal::open(&self.inner.config.keys, key, bytes)
-            .inspect_err(|error| {
-                tracing::warn!(?error, "session record does not open; treating it as empty")
-            })
-            .ok()?;
-        let record = codec::decode(&opened.plaintext)
-            .inspect_err(|error| tracing::warn!(%error, "session record does not decode; treating it as empty"))
-            .ok()?;
-        Some((record, opened.sealed_by_old_key))
-    }
-
-    /// The time left before the absolute timeout, rounded up to whole
-    /// seconds (so a live session never reads as zero), or `None` once it has
-    /// passed.
-    fn time_left(&self, created_at_ms: u64) -> Option<Duration> {
-        let absolute =
-            u64::try_from(self.inner.config.absolute_timeout.as_millis()).unwrap_or(u64::MAX);
-        let left_ms = created_at_ms
-            .saturating_add(absolute)
-            .saturating_sub(now_ms());
-        (left_ms > 0).then(|| Duration::from_secs(left_ms.div_ceil(1_000)))
-    }
-
-    /// The TTL to give the store: the idle timeout, cut short by the absolute
-    /// one, and at least a second (stores count in whole seconds). A record
-    /// may so outlive its absolute timeout by up to a second; the check on
-    /// every load refuses it all the same, so a session never lives longer,
-    /// nor ends early.
-    fn ttl(&self, created_at_ms: u64) -> Option<Duration> {
-        self.time_left(created_at_ms)
-            .map(|left| left.min(self.inner.config.idle_timeout))
     }
 }

@@ -1,14 +1,4 @@
 //! The storage interface: whole keys in, opaque bytes out.
-//!
-//! A [`Store`] never sees a cookie, a session ID or session data. The core hands
-//! it a finished key (a namespace plus the SHA-256 of the ID) and a sealed,
-//! encrypted record, so a store can be written, reviewed and replaced without
-//! touching anything security-sensitive.
-//!
-//! Every record carries a [`Version`]. Stores that can compare-and-set (memcached
-//! with its CAS values, the in-memory store with a counter) use it so that two
-//! requests writing one session at once never silently overwrite each other; the
-//! core re-applies the loser's changes and tries again.
 
 use std::time::Duration;
 
@@ -18,13 +8,94 @@ use crate::error::StoreError;
 
 /// The version of a stored record, for compare-and-set.
 ///
-/// A store gives a new value for every write and keeps it across a TTL refresh.
-/// Values are opaque: only equality means anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version(pub u64);
+/// A store gives a record a new version on every write and keeps it across a
+/// TTL refresh. Only equality means anything: two requests that loaded the
+/// same version loaded the same bytes, and a compare-and-set against a version
+/// succeeds only while the record still holds it.
+///
+/// A version is either an integer ([`Version::from_u64`]: memcached's CAS
+/// value, a counter) or up to 16 opaque bytes ([`Version::from_bytes`]: a
+/// 128-bit random tag, a short ETag). It is `Copy` and never allocates.
+///
+/// # Examples
+///
+/// ```
+/// use session_core::Version;
+///
+/// let cas = Version::from_u64(42);
+/// assert_eq!(cas, Version::from_u64(42));
+/// assert_eq!(cas.as_u64(), Some(42));
+///
+/// let tag = Version::from_bytes(b"W/\"a1b2\"").expect("fits in 16 bytes");
+/// assert_eq!(tag.as_bytes(), Some(&b"W/\"a1b2\""[..]));
+/// assert!(Version::from_bytes(&[0; 17]).is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(Repr);
 
-/// A record read back from a store.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Repr {
+    Integer(u64),
+    Bytes { len: u8, bytes: [u8; Version::MAX_BYTES] },
+}
+
+impl Version {
+    /// The most bytes [`Version::from_bytes`] holds.
+    pub const MAX_BYTES: usize = 16;
+
+    /// A version that is an integer.
+    pub const fn from_u64(value: u64) -> Self {
+        Self(Repr::Integer(value))
+    }
+
+    /// A version made of up to [`Version::MAX_BYTES`] bytes, or `None` when
+    /// `bytes` is longer. A store whose native versions are longer (a long
+    /// ETag, say) keeps a digest of them instead.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let len = u8::try_from(bytes.len())
+            .ok()
+            .filter(|len| usize::from(*len) <= Self::MAX_BYTES)?;
+        let mut inline = [0; Self::MAX_BYTES];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        Some(Self(Repr::Bytes { len, bytes: inline }))
+    }
+
+    /// The integer, for a version made by [`Version::from_u64`].
+    pub const fn as_u64(&self) -> Option<u64> {
+        match self.0 {
+            Repr::Integer(value) => Some(value),
+            Repr::Bytes { .. } => None,
+        }
+    }
+
+    /// The bytes, for a version made by [`Version::from_bytes`].
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Integer(_) => None,
+            Repr::Bytes { len, bytes } => Some(&bytes[..usize::from(*len)]),
+        }
+    }
+}
+
+impl std::fmt::Debug for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Repr::Integer(value) => write!(f, "Version({value})"),
+            Repr::Bytes { len, bytes } => {
+                f.write_str("Version(0x")?;
+                for byte in &bytes[..usize::from(*len)] {
+                    write!(f, "{byte:02x}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// A record read back from a store: its bytes exactly as they were saved, and
+/// its current [`Version`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Loaded {
     /// The bytes exactly as they were saved.
     pub bytes: Vec<u8>,
@@ -32,8 +103,16 @@ pub struct Loaded {
     pub version: Version,
 }
 
+impl Loaded {
+    /// A record read back with these bytes at this version.
+    pub fn new(bytes: Vec<u8>, version: Version) -> Self {
+        Self { bytes, version }
+    }
+}
+
 /// The outcome of [`Store::save`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SaveOutcome {
     /// The record was written; this is its new version.
     Saved(Version),
@@ -45,18 +124,61 @@ pub enum SaveOutcome {
     Gone,
 }
 
+impl SaveOutcome {
+    /// The record was written and now holds `version`.
+    pub const fn saved(version: Version) -> Self {
+        Self::Saved(version)
+    }
+}
+
 /// An async key-value store for sealed session records.
 ///
-/// Implementations must be safe to share between tasks (`Arc<dyn Store>`).
-/// Every `ttl` is at least one second; a store that counts in whole seconds
-/// rounds up, so a record may outlive its TTL slightly but never expires early.
+/// A store never sees a cookie, a session ID or session data. The core hands
+/// it a finished key and a sealed, encrypted record, so a store can be
+/// written, reviewed and replaced without touching anything
+/// security-sensitive. Implement it with [`async_trait`](crate::async_trait)
+/// (re-exported here), share it as a value or an `Arc<dyn Store>`, and run the
+/// `conformance` suite (feature `test-suite`) from your tests.
 ///
-/// The `test-suite` feature exposes the `conformance` module, which
-/// checks an implementation against this contract; run it from your store's
-/// tests.
+/// # Keys
+///
+/// A key is the manager's namespace (default `session:`, printable ASCII
+/// without spaces, at most 200 bytes) followed by the 43-character unpadded
+/// base64url SHA-256 of the session ID: at most 243 bytes of printable ASCII,
+/// which fits memcached's 250-byte keys. Treat it as opaque.
+///
+/// # Versions and compare-and-set
+///
+/// Every record carries a [`Version`]. A store gives a new version on every
+/// write, keeps it across a TTL refresh, and never hands out a version equal
+/// to an earlier one of the same key while it runs, also across a delete and
+/// a new create of that key (a save holding the old record's version must not
+/// succeed on the new one). Stores that can compare-and-set use it so that two
+/// requests writing one session at once never silently overwrite each other;
+/// the core re-applies the loser's changes and tries again, and a logout or
+/// rotation wins over racing writes.
+///
+/// # TTLs
+///
+/// Every `ttl` is at least one second and may be fractional. A record must not
+/// expire before its TTL; a store that counts in whole seconds rounds up, so a
+/// record may outlive its TTL slightly.
+///
+/// # Errors
+///
+/// Sort the backend's failures into [`StoreError`] kinds: unreachable, timed
+/// out or temporarily refusing (out of memory, too many connections) is
+/// [`StoreError::unavailable`] (a 503 and a retry), a value over the store's
+/// item limit is [`StoreError::value_refused`], anything else
+/// [`StoreError::other`]. A store bounds its own calls with connect and I/O
+/// timeouts.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Reads a record, or `None` when the key is absent or expired.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError>;
 
     /// Reads a record and resets its TTL to `ttl`, keeping its version.
@@ -64,6 +186,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The default calls [`load`](Store::load) then [`touch`](Store::touch);
     /// stores that can do both in one round trip (memcached's get-and-touch)
     /// should override it, since it runs on every request that uses a session.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
         let Some(loaded) = self.load(key).await? else {
             return Ok(None);
@@ -75,11 +201,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         }
     }
 
-    /// Writes a record only if the key is free. Answers its version, or `None`
-    /// when the key is already taken (and leaves the existing record alone).
+    /// Writes a record only if the key is free, atomically. Answers its
+    /// version, or `None` when the key is already taken (and leaves the
+    /// existing record alone).
     ///
     /// This is how a new or rotated session ID is claimed without ever
     /// overwriting another session.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
     async fn create(
         &self,
         key: &str,
@@ -95,6 +226,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// unconditionally. A store whose [`supports_compare_and_set`] is false is
     /// only ever called with `None`.
     ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
+    ///
     /// [`supports_compare_and_set`]: Store::supports_compare_and_set
     async fn save(
         &self,
@@ -106,10 +241,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Resets a record's TTL without changing it or its version. Answers
     /// whether the record existed.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
     async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
 
     /// Removes a record. Answers whether it existed. Removing an absent key is
     /// not an error.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails.
     async fn delete(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Whether [`save`](Store::save) honours `expected`. When false, the core
@@ -117,4 +260,45 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// lose each other's changes, and a slow save can bring back a session that
     /// a logout deleted moments before.
     fn supports_compare_and_set(&self) -> bool;
+}
+
+/// A store value the [`SessionManager`](crate::SessionManager) builder accepts:
+/// any [`Store`], or an `Arc` of one (`Arc<dyn Store>` too) already shared
+/// elsewhere.
+pub trait IntoStore {
+    /// The store, shared.
+    fn into_store(self) -> std::sync::Arc<dyn Store>;
+}
+
+impl<S: Store> IntoStore for S {
+    fn into_store(self) -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl<S: Store> IntoStore for std::sync::Arc<S> {
+    fn into_store(self) -> std::sync::Arc<dyn Store> {
+        self
+    }
+}
+
+impl IntoStore for std::sync::Arc<dyn Store> {
+    fn into_store(self) -> std::sync::Arc<dyn Store> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Version;
+
+    #[test]
+    fn byte_versions_compare_by_content_and_length() {
+        let short = Version::from_bytes(b"ab").expect("fits");
+        assert_eq!(short, Version::from_bytes(b"ab").expect("fits"));
+        assert_ne!(short, Version::from_bytes(b"ab\0").expect("fits"));
+        assert_ne!(Version::from_bytes(&[]).expect("fits"), Version::from_u64(0));
+        assert_eq!(Version::from_bytes(&[7; 16]).and_then(|v| v.as_bytes().map(<[u8]>::len)), Some(16));
+        assert_eq!(format!("{short:?}"), "Version(0x6162)");
+    }
 }

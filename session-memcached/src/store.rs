@@ -108,10 +108,7 @@ fn loaded(result: GetResult) -> Result<Option<Loaded>, StoreError> {
         return Ok(None);
     }
     match (result.value, result.item.cas) {
-        (Some(bytes), Some(cas)) => Ok(Some(Loaded {
-            bytes,
-            version: version(cas)?,
-        })),
+        (Some(bytes), Some(cas)) => Ok(Some(Loaded::new(bytes, version(cas)?))),
         _ => Err(StoreError::other("memcached hit without a value or CAS")),
     }
 }
@@ -133,7 +130,7 @@ fn version(cas: u64) -> Result<Version, StoreError> {
             "memcached runs without CAS (-C); sessions need it",
         ));
     }
-    Ok(Version(cas))
+    Ok(Version::from_u64(cas))
 }
 
 fn unexpected(command: &str, status: MutationStatus) -> StoreError {
@@ -197,11 +194,18 @@ impl Store for MemcachedStore {
         expected: Option<Version>,
     ) -> Result<SaveOutcome, StoreError> {
         let expiry = expiry(ttl);
+        let expected = expected
+            .map(|version| {
+                version
+                    .as_u64()
+                    .ok_or_else(|| StoreError::other("a version that memcached did not make"))
+            })
+            .transpose()?;
         let result = self
             .call(key, |client| {
                 let set = client.set(key, value).ttl_raw(expiry).return_cas();
                 match expected {
-                    Some(Version(cas)) => set.compare_cas(cas).send(),
+                    Some(cas) => set.compare_cas(cas).send(),
                     None => set.send(),
                 }
             })

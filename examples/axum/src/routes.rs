@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
 use example_support::form::Form;
 use example_support::html;
-use example_support::rules::{self, PrefError, USER_KEY};
+use example_support::rules::{self, PrefError};
 use session_core::SessionManager;
 
 /// The largest login or logout form read; its fields are far smaller.
@@ -33,11 +33,7 @@ pub(crate) fn app(manager: SessionManager) -> Router {
             put(|| async { bad_request("bad preference name") }),
         )
         .route("/prefs/{name}", put(put_pref))
-        .layer(
-            SessionLayer::new(manager)
-                .login_url("/login")
-                .user_key(USER_KEY),
-        )
+        .layer(SessionLayer::new(manager))
 }
 
 async fn home(
@@ -73,13 +69,9 @@ async fn login(session: Session, headers: HeaderMap, body: Body) -> Result<Respo
     if !rules::is_valid_user_name(name) {
         return Ok(bad_request("the name must be 1 to 64 characters"));
     }
-    session.insert(USER_KEY, name).await?;
-    session.cycle_id().await?;
-    let next = form
-        .get("next")
-        .filter(|next| rules::is_local_path(next))
-        .unwrap_or("/");
-    Ok(see_other(next))
+    session.login(name).await?;
+    let next = form.get("next").and_then(rules::local_redirect);
+    Ok(see_other(next.as_deref().unwrap_or("/")))
 }
 
 async fn logout(
@@ -94,7 +86,7 @@ async fn logout(
     if !xsrf_matches(&session, &form).await? {
         return Ok(forbidden());
     }
-    session.destroy().await?;
+    session.logout().await?;
     Ok(see_other("/login"))
 }
 
@@ -157,14 +149,7 @@ fn forbidden() -> Response {
     (StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n").into_response()
 }
 
-/// 303 to a local path (already checked: no control characters).
+/// 303 to a local path (already checked and made ASCII).
 fn see_other(location: &str) -> Response {
-    match HeaderValue::try_from(location) {
-        Ok(location) => (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response(),
-        Err(_) => (
-            StatusCode::SEE_OTHER,
-            [(LOCATION, HeaderValue::from_static("/"))],
-        )
-            .into_response(),
-    }
+    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }

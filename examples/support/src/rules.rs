@@ -4,8 +4,6 @@
 use serde_json::{Map, Value};
 use session_core::SessionData;
 
-/// Session key of the signed-in user's name.
-pub const USER_KEY: &str = "user_name";
 /// Session key of the visit counter.
 pub const VISITS_KEY: &str = "visits";
 /// Prefix of a preference's session key: `pref:NAME`.
@@ -19,11 +17,44 @@ pub const MAX_PREF_NAME_CHARS: usize = 32;
 /// The longest user name, in characters.
 pub const MAX_USER_NAME_CHARS: usize = 64;
 
-pub use session_core::login::is_local_path;
+pub use session_core::login::{is_local_path, local_redirect};
 
-/// Whether `name` is a user name: 1 to 64 characters.
+/// Whether `name` is a user name: 1 to 64 characters, not only whitespace, and
+/// no control or format character (Unicode categories Cc and Cf: NUL, newline,
+/// U+202E, U+200B, ...), which could forge log lines or reorder text on a page.
 pub fn is_valid_user_name(name: &str) -> bool {
     (1..=MAX_USER_NAME_CHARS).contains(&name.chars().count())
+        && !name.chars().all(char::is_whitespace)
+        && !name.chars().any(|c| c.is_control() || is_format_char(c))
+}
+
+/// Whether `c` is in Unicode's category Cf (format characters), which the
+/// standard library does not expose: the complete list as of Unicode 15.1.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 /// Whether `name` is a preference name: 1 to 32 of `a-z`, `0-9`, `_`, `-`.
@@ -99,7 +130,7 @@ mod tests {
                 .build()
                 .expect("valid configuration");
         manager
-            .get(None)
+            .start([])
             .with_data(check)
             .await
             .expect("a new session loads");
@@ -121,6 +152,19 @@ mod tests {
             assert_eq!(prefs.get("p0"), Some(&Value::String("new".to_owned())));
         })
         .await;
+    }
+
+    #[test]
+    fn user_names_hold_no_control_or_format_characters() {
+        for good in ["alice", "Zoë", "a b", &"x".repeat(64), "日本"] {
+            assert!(is_valid_user_name(good), "{good:?}");
+        }
+        for bad in [
+            "", " ", "\t\u{3000}", "a\0b", "a\nb", "a\u{202e}b", "a\u{200b}b", "\u{feff}a",
+            "a\u{e0041}", &"x".repeat(65),
+        ] {
+            assert!(!is_valid_user_name(bad), "{bad:?}");
+        }
     }
 
     #[tokio::test]

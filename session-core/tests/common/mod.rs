@@ -115,7 +115,7 @@ impl Store for Instrumented {
             SaveOutcome::Conflict => {
                 self.conflicts.fetch_add(1, Ordering::SeqCst);
             }
-            SaveOutcome::Gone => {}
+            _ => {}
         }
         Ok(outcome)
     }
@@ -152,7 +152,7 @@ pub fn manager_with(
     configure: impl FnOnce(SessionManagerBuilder) -> SessionManagerBuilder,
 ) -> SessionManager {
     configure(SessionManager::builder(
-        Arc::clone(store) as _,
+        Arc::clone(store),
         ring(secrets),
     ))
     .build()

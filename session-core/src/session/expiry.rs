@@ -1,0 +1,33 @@
+//! Time arithmetic: the wall clock in milliseconds, the time a session has
+//! left before its absolute timeout, and the TTL its record gets.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::manager::Config;
+
+/// Milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The time left before the absolute timeout, rounded up to whole seconds
+/// (so a live session never reads as zero), or `None` once it has passed.
+pub(super) fn time_left(config: &Config, created_at_ms: u64) -> Option<Duration> {
+    let absolute = u64::try_from(config.absolute_timeout.as_millis()).unwrap_or(u64::MAX);
+    let left_ms = created_at_ms
+        .saturating_add(absolute)
+        .saturating_sub(now_ms());
+    (left_ms > 0).then(|| Duration::from_secs(left_ms.div_ceil(1_000)))
+}
+
+/// The TTL to give the store: the idle timeout, cut short by the absolute
+/// one, and at least a second (stores count in whole seconds). A record may so
+/// outlive its absolute timeout by up to a second; the check on every load
+/// refuses it all the same, so a session never lives longer, nor ends early.
+pub(super) fn ttl(config: &Config, created_at_ms: u64) -> Option<Duration> {
+    time_left(config, created_at_ms).map(|left| left.min(config.idle_timeout))
+}
