@@ -61,7 +61,28 @@ pub(crate) enum DecodeError {
     Csrf,
 }
 
+/// The record's encoding as a new buffer.
+#[cfg(any(test, feature = "bench-internals"))]
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(encoded_len_hint(record));
+    encode_into(record, &mut bytes);
+    bytes
+}
+
+/// A close upper estimate of the encoded length, so the buffer is allocated
+/// once: the values' own bytes, their keys, and a few bytes of framing each.
+pub(crate) fn encoded_len_hint(record: &Record) -> usize {
+    let entries: usize = record
+        .data
+        .entries
+        .iter()
+        .map(|(key, value)| key.len() + value.len() + 10)
+        .sum();
+    64 + entries
+}
+
+/// Appends the record's encoding to `bytes`.
+pub(crate) fn encode_into(record: &Record, bytes: &mut Vec<u8>) {
     let wire = WireRef {
         created_at_ms: record.created_at_ms,
         csrf: record
@@ -70,10 +91,9 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
             .map(|token| serde_bytes::Bytes::new(token)),
         entries: &record.data.entries,
     };
-    let mut bytes = vec![RECORD_V1];
-    rmp_serde::encode::write(&mut bytes, &wire)
+    bytes.push(RECORD_V1);
+    rmp_serde::encode::write(bytes, &wire)
         .expect("a record of strings, bytes and integers always serializes");
-    bytes
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {

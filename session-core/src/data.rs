@@ -44,6 +44,10 @@ impl SessionData {
 
     /// The value under `key` as a `T`; `None` when absent. A value that does
     /// not deserialize as `T` is an error, not `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] when the stored value is not a `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         self.entries
             .get(key)
@@ -58,16 +62,23 @@ impl SessionData {
 
     /// Stores `value` under `key`, replacing any previous value. Storing the
     /// value a key already holds changes nothing and writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] when `value` does not serialize.
     pub fn insert<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
         let bytes = rmp_serde::to_vec_named(value).map_err(|source| Error::Value {
             key: key.to_owned(),
             source: source.into(),
         })?;
-        if self.entries.get(key).is_some_and(|old| **old == bytes) {
-            return Ok(());
+        match self.entries.get_mut(key) {
+            Some(old) if **old == bytes => return Ok(()),
+            Some(old) => *old = ByteBuf::from(bytes),
+            None => {
+                self.entries.insert(key.to_owned(), ByteBuf::from(bytes));
+            }
         }
-        self.entries.insert(key.to_owned(), ByteBuf::from(bytes));
-        self.changed.insert(key.to_owned());
+        self.mark_changed(key);
         Ok(())
     }
 
@@ -75,7 +86,7 @@ impl SessionData {
     pub fn remove(&mut self, key: &str) -> bool {
         let existed = self.entries.remove(key).is_some();
         if existed {
-            self.changed.insert(key.to_owned());
+            self.mark_changed(key);
         }
         existed
     }
@@ -112,6 +123,12 @@ impl SessionData {
     /// Whether anything changed since the data was loaded or last saved.
     pub fn is_modified(&self) -> bool {
         self.cleared || !self.changed.is_empty()
+    }
+
+    fn mark_changed(&mut self, key: &str) {
+        if !self.changed.contains(key) {
+            self.changed.insert(key.to_owned());
+        }
     }
 
     /// Forgets the changes once they are stored.

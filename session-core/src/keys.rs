@@ -78,6 +78,11 @@ impl std::fmt::Debug for KeyRing {
 impl KeyRing {
     /// A ring from raw secrets, current first. Each must be at least
     /// [`MIN_SECRET_BYTES`] long and should come from a CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyTooShort`] for a short secret, [`ConfigError::NoKeys`]
+    /// for none.
     pub fn from_secrets<I, S>(secrets: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
@@ -104,6 +109,11 @@ impl KeyRing {
     /// A ring from the text form used in configuration and environment
     /// variables: secrets separated by commas, current first, each either an
     /// even-length string of hex digits or standard base64 (padding optional).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::KeyEncoding`] for a secret that is neither hex nor
+    /// base64, and the errors of [`KeyRing::from_secrets`].
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let secrets = text
             .split(',')

@@ -9,7 +9,7 @@ use crate::keys::KeyRing;
 use crate::lifecycle::{ErrorReply, RequestEnd};
 use crate::login::LoginPolicy;
 use crate::session::Session;
-use crate::signing::{self, Rejected};
+use crate::signing::Candidates;
 use crate::store::{IntoStore, Store};
 
 /// Default cookie name.
@@ -111,33 +111,28 @@ impl SessionManager {
     /// A value that is malformed, tampered with or signed by a key not in the
     /// ring means "no session"; it is logged, never an error.
     pub fn get(&self, cookie_value: Option<&str>) -> Session {
-        let verified = cookie_value.and_then(|value| self.verify(value));
-        Session::new(Arc::clone(&self.config), verified, cookie_value.is_some())
+        let mut candidates = Candidates::NONE;
+        if let Some(value) = cookie_value {
+            candidates.push(value.as_bytes());
+        }
+        Session::new(Arc::clone(&self.config), candidates)
     }
 
     /// Starts a request: the session for a request with these `Cookie` header
-    /// values (the first session cookie among them that verifies). Does no
-    /// I/O. Hand the session to the handler, then call
+    /// values. Does no I/O and no cryptography: the cookie is verified when
+    /// the session is first used (the first session cookie among the headers
+    /// that verifies wins), so a request that never uses its session costs
+    /// next to nothing. Hand the session to the handler, then call
     /// [`finish`](SessionManager::finish).
-    pub fn start<'a>(
-        &self,
-        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Session {
+    pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         let name = self.config.cookie.name.as_str();
-        let mut had_cookie = false;
-        let mut verified = None;
-        'headers: for header in cookie_headers {
+        let mut candidates = Candidates::NONE;
+        for header in cookie_headers {
             for value in cookie::values_named(header, name) {
-                had_cookie = true;
-                verified = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|value| self.verify(value));
-                if verified.is_some() {
-                    break 'headers;
-                }
+                candidates.push(value);
             }
         }
-        Session::new(Arc::clone(&self.config), verified, had_cookie)
+        Session::new(Arc::clone(&self.config), candidates)
     }
 
     /// [`start`](SessionManager::start) for an `http` request's headers.
@@ -194,14 +189,6 @@ impl SessionManager {
     /// The session cookie's name.
     pub fn cookie_name(&self) -> &str {
         &self.config.cookie.name
-    }
-
-    fn verify(&self, value: &str) -> Option<signing::Verified> {
-        signing::verify(&self.config.keys, value)
-            .inspect_err(|reason: &Rejected| {
-                tracing::info!(?reason, "ignoring a session cookie that does not verify")
-            })
-            .ok()
     }
 }
 

@@ -42,20 +42,35 @@ fn next_nonce() -> [u8; 24] {
 }
 
 /// Seals `plaintext` for the record at `store_key` with the current key.
+#[cfg(any(test, feature = "bench-internals"))]
 pub(crate) fn seal(keys: &KeyRing, store_key: &str, plaintext: &[u8]) -> Vec<u8> {
+    seal_with(keys, store_key, plaintext.len(), |buffer| {
+        buffer.extend_from_slice(plaintext)
+    })
+}
+
+/// Seals the plaintext that `write` appends to the buffer (about
+/// `plaintext_len` bytes) for the record at `store_key`: the record is encoded
+/// straight into the buffer it is sealed in, one allocation in all.
+pub(crate) fn seal_with(
+    keys: &KeyRing,
+    store_key: &str,
+    plaintext_len: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
     let key = keys.current();
     let nonce = next_nonce();
-    let mut sealed = Vec::with_capacity(OVERHEAD + plaintext.len());
+    let mut sealed = Vec::with_capacity(OVERHEAD + plaintext_len);
     sealed.push(FORMAT_V1);
     sealed.extend_from_slice(&key.id);
     sealed.extend_from_slice(&nonce);
-    sealed.extend_from_slice(plaintext);
+    write(&mut sealed);
     let (header, body) = sealed.split_at_mut(HEADER_BYTES);
-    let aad = associated_data(header, store_key);
-    let tag = key
-        .sealing
-        .encrypt_inout_detached(&XNonce::from(nonce), &aad, body.into())
-        .expect("XChaCha20-Poly1305 seals messages up to 256 GiB");
+    let tag = with_associated_data(header, store_key, |aad| {
+        key.sealing
+            .encrypt_inout_detached(&XNonce::from(nonce), aad, body.into())
+            .expect("XChaCha20-Poly1305 seals messages up to 256 GiB")
+    });
     sealed.extend_from_slice(&tag);
     sealed
 }
@@ -90,34 +105,45 @@ pub(crate) fn open(
     let tag_start = sealed.len() - TAG_BYTES;
     let tag = Tag::try_from(&sealed[tag_start..]).map_err(|_| OpenError::Format)?;
     let nonce = XNonce::try_from(&sealed[5..HEADER_BYTES]).map_err(|_| OpenError::Format)?;
-    let aad = associated_data(&sealed[..HEADER_BYTES], store_key);
-    let key_id = &aad[1..5];
-    let ciphertext = &mut sealed[HEADER_BYTES..tag_start];
+    let (header, rest) = sealed.split_at_mut(HEADER_BYTES);
+    let ciphertext = &mut rest[..tag_start - HEADER_BYTES];
+    let key_id = &header[1..5];
     // Key ids are 32 bits, so two keys may share one: try every match. A
     // failed attempt leaves the buffer as it was (the tag is checked first).
-    for (index, key) in keys.all().filter(|(_, key)| key.id == key_id) {
-        if key
-            .sealing
-            .decrypt_inout_detached(&nonce, &aad, (&mut *ciphertext).into(), &tag)
-            .is_ok()
-        {
-            sealed.truncate(tag_start);
-            sealed.drain(..HEADER_BYTES);
-            return Ok(Opened {
-                plaintext: sealed,
-                sealed_by_old_key: index > 0,
-            });
-        }
-    }
-    Err(OpenError::Authentication)
+    let opened_by = with_associated_data(header, store_key, |aad| {
+        keys.all()
+            .filter(|(_, key)| key.id == key_id)
+            .find(|(_, key)| {
+                key.sealing
+                    .decrypt_inout_detached(&nonce, aad, (&mut *ciphertext).into(), &tag)
+                    .is_ok()
+            })
+            .map(|(index, _)| index)
+    });
+    let index = opened_by.ok_or(OpenError::Authentication)?;
+    sealed.truncate(tag_start);
+    sealed.drain(..HEADER_BYTES);
+    Ok(Opened {
+        plaintext: sealed,
+        sealed_by_old_key: index > 0,
+    })
 }
 
-/// The header and the store key, so neither can be changed or swapped.
-fn associated_data(header: &[u8], store_key: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(header.len() + store_key.len());
-    aad.extend_from_slice(header);
-    aad.extend_from_slice(store_key.as_bytes());
-    aad
+/// The longest associated data on the stack: the header and a store key of
+/// the longest namespace the manager accepts (200 bytes) plus its 43-byte hash.
+const STACK_AAD_BYTES: usize = HEADER_BYTES + 256;
+
+/// Runs `f` on the associated data: the header and the store key, so neither
+/// can be changed or swapped. Built on the stack, without an allocation.
+fn with_associated_data<R>(header: &[u8], store_key: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    let len = header.len() + store_key.len();
+    if len > STACK_AAD_BYTES {
+        return f(&[header, store_key.as_bytes()].concat());
+    }
+    let mut aad = [0u8; STACK_AAD_BYTES];
+    aad[..header.len()].copy_from_slice(header);
+    aad[header.len()..len].copy_from_slice(store_key.as_bytes());
+    f(&aad[..len])
 }
 
 #[cfg(test)]

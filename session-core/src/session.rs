@@ -18,9 +18,10 @@ use crate::cookie::SetCookie;
 use crate::data::SessionData;
 use crate::error::{Error, ErrorKind};
 use crate::id::{SessionId, random_bytes};
+use crate::keys::KeyRing;
 use crate::lifecycle::RequestEnd;
 use crate::manager::Config;
-use crate::signing::{self, Verified};
+use crate::signing::{self, Candidates, Verified};
 use crate::store::Version;
 use crate::telemetry;
 
@@ -61,10 +62,20 @@ impl std::fmt::Debug for Session {
 }
 
 /// Where a session's record lives, once it is in the store.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Stored {
     id: SessionId,
+    /// The store key of `id`, hashed once per request.
+    key: String,
     version: Version,
+}
+
+/// The request's session cookie: kept raw until first needed, then verified
+/// once.
+#[derive(Debug)]
+enum Incoming {
+    Unverified(Candidates),
+    Verified(Option<Verified>),
 }
 
 /// What the response must do with the session cookie.
@@ -80,11 +91,14 @@ enum CookieAction {
 
 #[derive(Debug)]
 struct State {
-    /// The verified ID from the request's cookie; only a lookup key until the
-    /// record is found, never adopted for a new session.
-    incoming: Option<Verified>,
+    /// The ID from the request's cookie; only a lookup key until the record
+    /// is found, never adopted for a new session.
+    incoming: Incoming,
     /// Whether the request carried a session cookie at all, valid or not.
     had_cookie: bool,
+    /// The wall clock, read once per request when first needed, so every
+    /// expiry decision of the request agrees.
+    now_ms: Option<u64>,
     loaded: bool,
     stored: Option<Stored>,
     /// Creation time, CSRF token and data: what gets sealed and stored.
@@ -104,11 +118,29 @@ impl State {
         self.record.data.is_modified() || self.csrf_changed || self.reseal
     }
 
+    /// The request's time, in milliseconds since the Unix epoch.
+    fn now_ms(&mut self) -> u64 {
+        *self.now_ms.get_or_insert_with(expiry::now_ms)
+    }
+
+    /// The cookie's session, verified on the first call.
+    fn incoming(&mut self, keys: &KeyRing) -> Option<Verified> {
+        match &self.incoming {
+            Incoming::Verified(verified) => *verified,
+            Incoming::Unverified(candidates) => {
+                let verified = candidates.verify(keys);
+                self.incoming = Incoming::Verified(verified);
+                verified
+            }
+        }
+    }
+
     /// Becomes a new, empty, unsaved session.
     fn reset(&mut self) {
         self.loaded = true;
         self.stored = None;
-        self.record = Record::new(expiry::now_ms());
+        let now = self.now_ms();
+        self.record = Record::new(now);
         self.csrf_changed = false;
         self.reseal = false;
         self.cookie = CookieAction::Keep;
@@ -138,10 +170,11 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(config: Arc<Config>, incoming: Option<Verified>, had_cookie: bool) -> Self {
+    pub(crate) fn new(config: Arc<Config>, candidates: Candidates) -> Self {
         let state = State {
-            incoming,
-            had_cookie,
+            had_cookie: candidates.present,
+            incoming: Incoming::Unverified(candidates),
+            now_ms: None,
             loaded: false,
             stored: None,
             record: Record::new(0),
@@ -373,13 +406,16 @@ impl Session {
     /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
-        let id = if state.loaded {
-            state.stored.map(|stored| stored.id)
+        let key = if state.loaded {
+            state.stored.as_ref().map(|stored| stored.key.clone())
         } else {
-            state.incoming.map(|incoming| incoming.id)
+            let namespace = &self.inner.config.namespace;
+            state
+                .incoming(&self.inner.config.keys)
+                .map(|incoming| incoming.id.store_key(namespace))
         };
-        if let Some(id) = id {
-            if let Err(error) = self.delete_record(&id).await {
+        if let Some(key) = key {
+            if let Err(error) = self.delete_record(&key).await {
                 return Err(state.fail(error.into(), "logout"));
             }
             telemetry::count(telemetry::DESTROYED);
@@ -404,7 +440,7 @@ impl Session {
 
     async fn rotate(&self, state: &mut State) -> Result<(), Error> {
         state.replace_csrf();
-        let Some(old) = state.stored else {
+        let Some(old) = state.stored.clone() else {
             // Not stored yet: it gets a fresh ID when it is first saved.
             return Ok(());
         };
@@ -449,12 +485,17 @@ impl Session {
     /// The `Set-Cookie` the session's state calls for, once.
     fn cookie_to_send(&self, state: &mut State) -> Option<SetCookie> {
         let config = &self.inner.config;
-        match (std::mem::replace(&mut state.cookie, CookieAction::Keep), state.stored) {
+        let now = state.now_ms();
+        match (
+            std::mem::replace(&mut state.cookie, CookieAction::Keep),
+            &state.stored,
+        ) {
             (CookieAction::Send, Some(stored)) => {
-                expiry::time_left(config, state.record.created_at_ms).map(|left| {
+                let created = state.record.created_at_ms;
+                expiry::time_left(config, created, now).map(|left| {
                     SetCookie::new(
                         Arc::clone(&config.cookie),
-                        signing::sign(&config.keys, &stored.id, state.record.created_at_ms),
+                        signing::sign(&config.keys, &stored.id, created),
                         left,
                     )
                 })

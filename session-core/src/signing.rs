@@ -55,8 +55,72 @@ pub(crate) enum Rejected {
     Signature,
 }
 
+/// The most session cookie values of one request kept for verification. A
+/// browser sends one; a sibling subdomain tossing cookies adds one or two.
+const MAX_CANDIDATES: usize = 4;
+
+/// The session cookie values a request carried, kept raw until the session is
+/// first used, so a request that never uses its session costs no HMAC.
+/// Values of the wrong length are dropped at once: they can never verify.
+#[derive(Clone)]
+pub(crate) struct Candidates {
+    values: [[u8; COOKIE_VALUE_LEN]; MAX_CANDIDATES],
+    len: usize,
+    /// Whether the request carried the cookie at all, valid or not.
+    pub(crate) present: bool,
+}
+
+impl Candidates {
+    pub(crate) const NONE: Candidates = Candidates {
+        values: [[0; COOKIE_VALUE_LEN]; MAX_CANDIDATES],
+        len: 0,
+        present: false,
+    };
+
+    /// Keeps one value of the session cookie.
+    pub(crate) fn push(&mut self, value: &[u8]) {
+        self.present = true;
+        if let (Ok(value), Some(slot)) = (
+            <[u8; COOKIE_VALUE_LEN]>::try_from(value),
+            self.values.get_mut(self.len),
+        ) {
+            *slot = value;
+            self.len += 1;
+        } else {
+            tracing::info!(
+                reason = ?Rejected::Length,
+                "ignoring a session cookie that does not verify"
+            );
+        }
+    }
+
+    /// The first value that verifies, if any; the others are logged.
+    pub(crate) fn verify(&self, keys: &KeyRing) -> Option<Verified> {
+        self.values[..self.len].iter().find_map(|value| {
+            verify(keys, value)
+                .inspect_err(|reason| {
+                    tracing::info!(?reason, "ignoring a session cookie that does not verify")
+                })
+                .ok()
+        })
+    }
+}
+
+impl std::fmt::Debug for Candidates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidates")
+            .field("len", &self.len)
+            .field("present", &self.present)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Checks a cookie value against every key in the ring.
-pub(crate) fn verify(keys: &KeyRing, value: &str) -> Result<Verified, Rejected> {
+pub(crate) fn verify<V: AsRef<[u8]> + ?Sized>(
+    keys: &KeyRing,
+    value: &V,
+) -> Result<Verified, Rejected> {
+    let value = value.as_ref();
     if value.len() != COOKIE_VALUE_LEN {
         return Err(Rejected::Length);
     }

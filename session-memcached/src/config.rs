@@ -126,6 +126,10 @@ impl MemcachedStoreBuilder {
 
     /// Checks the settings and makes the store. Connects to nothing: connections are made on
     /// first use, so an application starts even while memcached is down.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for a zero timeout or connection cap.
     pub fn build(self) -> Result<MemcachedStore, ConfigError> {
         Ok(MemcachedStore::new(self.check()?))
     }

@@ -45,6 +45,11 @@ struct Inner {
 impl MemcachedStore {
     /// A store from a spec `memcached://HOST:PORT[,HOST:PORT...]`, with default timeouts and
     /// pool limits. Connects to nothing: connections are made on first use.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for a spec without the `memcached://` scheme, without
+    /// servers, or with a malformed or repeated address.
     pub fn from_spec(spec: &str) -> Result<MemcachedStore, ConfigError> {
         config::parse_spec(spec)?.build()
     }

@@ -16,11 +16,11 @@ pub(super) fn now_ms() -> u64 {
 
 /// The time left before the absolute timeout, rounded up to whole seconds
 /// (so a live session never reads as zero), or `None` once it has passed.
-pub(super) fn time_left(config: &Config, created_at_ms: u64) -> Option<Duration> {
+pub(super) fn time_left(config: &Config, created_at_ms: u64, now_ms: u64) -> Option<Duration> {
     let absolute = u64::try_from(config.absolute_timeout.as_millis()).unwrap_or(u64::MAX);
     let left_ms = created_at_ms
         .saturating_add(absolute)
-        .saturating_sub(now_ms());
+        .saturating_sub(now_ms);
     (left_ms > 0).then(|| Duration::from_secs(left_ms.div_ceil(1_000)))
 }
 
@@ -28,6 +28,6 @@ pub(super) fn time_left(config: &Config, created_at_ms: u64) -> Option<Duration>
 /// one, and at least a second (stores count in whole seconds). A record may so
 /// outlive its absolute timeout by up to a second; the check on every load
 /// refuses it all the same, so a session never lives longer, nor ends early.
-pub(super) fn ttl(config: &Config, created_at_ms: u64) -> Option<Duration> {
-    time_left(config, created_at_ms).map(|left| left.min(config.idle_timeout))
+pub(super) fn ttl(config: &Config, created_at_ms: u64, now_ms: u64) -> Option<Duration> {
+    time_left(config, created_at_ms, now_ms).map(|left| left.min(config.idle_timeout))
 }

@@ -8,7 +8,7 @@ use crate::codec::{self, Record};
 use crate::error::{Error, StoreError};
 use crate::id::SessionId;
 use crate::seal;
-use crate::store::{Loaded, SaveOutcome, Version};
+use crate::store::SaveOutcome;
 use crate::telemetry::{self, LoadOutcome, timed};
 
 /// How many fresh IDs to try when claiming one finds it taken. With 256-bit
@@ -25,15 +25,16 @@ impl Session {
         if state.loaded {
             return Ok(());
         }
-        let Some(incoming) = state.incoming else {
+        let config = &self.inner.config;
+        let Some(incoming) = state.incoming(&config.keys) else {
             state.reset();
             return Ok(());
         };
-        let config = &self.inner.config;
         // The cookie's signed creation time: a session past its absolute
         // timeout is refused without a store call, and a live one is kept
         // for exactly as long as it may still live.
-        let Some(ttl) = expiry::ttl(config, incoming.created_at_ms) else {
+        let now = state.now_ms();
+        let Some(ttl) = expiry::ttl(config, incoming.created_at_ms, now) else {
             tracing::debug!("session reached its absolute timeout");
             telemetry::loaded(LoadOutcome::Expired);
             state.reset();
@@ -61,6 +62,7 @@ impl Session {
         telemetry::loaded(LoadOutcome::Found);
         state.stored = Some(Stored {
             id: incoming.id,
+            key,
             version,
         });
         state.record = record;
@@ -77,12 +79,13 @@ impl Session {
         if !state.loaded || !state.is_modified() {
             return Ok(());
         }
-        let Some(ttl) = expiry::ttl(&self.inner.config, state.record.created_at_ms) else {
+        let now = state.now_ms();
+        let Some(ttl) = expiry::ttl(&self.inner.config, state.record.created_at_ms, now) else {
             tracing::debug!("session expired during the request; changes dropped");
             state.reset();
             return Ok(());
         };
-        match state.stored {
+        match state.stored.clone() {
             None if state.record.data.is_empty() && state.record.csrf.is_none() => {
                 // Changed, but back to empty (an insert then a remove): a new
                 // session with nothing in it is never written.
@@ -109,23 +112,23 @@ impl Session {
         ttl: Duration,
     ) -> Result<(), Error> {
         let config = &self.inner.config;
-        let key = stored.id.store_key(&config.namespace);
         let compare = config.store.supports_compare_and_set();
         let started = Instant::now();
         for attempt in 0..config.max_save_attempts {
             if attempt > 0 {
                 telemetry::count(telemetry::RETRIES);
             }
-            let sealed = self.seal(&key, &state.record)?;
+            let sealed = self.seal(&stored.key, &state.record)?;
             let expected = compare.then_some(stored.version);
-            match timed("save", config.store.save(&key, &sealed, ttl, expected)).await? {
+            let saved = config.store.save(&stored.key, &sealed, ttl, expected);
+            match timed("save", saved).await? {
                 SaveOutcome::Saved(version) => {
                     telemetry::count(telemetry::SAVED);
                     state.stored = Some(Stored { version, ..stored });
                     state.mark_saved();
-                    // A changed session re-sends its cookie (same ID, fresh
-                    // Max-Age, current signing key), as browsers expect.
-                    state.cookie = CookieAction::Send;
+                    // No new cookie: its value (ID, creation time) is
+                    // unchanged, and its Max-Age counts down to the absolute
+                    // timeout, which a write does not move.
                     return Ok(());
                 }
                 SaveOutcome::Gone => {
@@ -134,7 +137,7 @@ impl Session {
                 }
                 SaveOutcome::Conflict => telemetry::count(telemetry::CONFLICTS),
             }
-            if !self.catch_up(state, &key, &mut stored).await? {
+            if !self.catch_up(state, &mut stored).await? {
                 drop_changes(state);
                 return Ok(());
             }
@@ -156,21 +159,20 @@ impl Session {
         state: &mut State,
         mut old: Stored,
     ) -> Result<(), Error> {
-        let config = &self.inner.config;
-        let old_key = old.id.store_key(&config.namespace);
-        if !self.catch_up(state, &old_key, &mut old).await? {
+        if !self.catch_up(state, &mut old).await? {
             drop_changes(state);
             return Ok(());
         }
-        let Some(ttl) = expiry::ttl(config, state.record.created_at_ms) else {
+        let now = state.now_ms();
+        let Some(ttl) = expiry::ttl(&self.inner.config, state.record.created_at_ms, now) else {
             state.reset();
             return Ok(());
         };
         let new = self.claim_new_id(state, ttl).await?;
-        if !self.delete_record(&old.id).await? {
+        if !self.delete_record(&old.key).await? {
             // A concurrent logout or rotation deleted it first: that one wins,
             // and the copy just claimed must not outlive it.
-            if let Err(error) = self.delete_record(&new.id).await {
+            if let Err(error) = self.delete_record(&new.key).await {
                 tracing::warn!(%error, "could not delete an abandoned rotated session record");
             }
             drop_changes(state);
@@ -183,35 +185,25 @@ impl Session {
         Ok(())
     }
 
-    /// Deletes the record of `id`; answers whether it existed.
-    pub(super) async fn delete_record(&self, id: &SessionId) -> Result<bool, StoreError> {
-        let config = &self.inner.config;
-        timed(
-            "delete",
-            config.store.delete(&id.store_key(&config.namespace)),
-        )
-        .await
+    /// Deletes the record at `key`; answers whether it existed.
+    pub(super) async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
+        timed("delete", self.inner.config.store.delete(key)).await
     }
 
     /// Brings this request up to date with the stored record: reloads it and,
     /// when another request saved it since, re-applies this request's own
     /// changes on top. Answers false when the record is gone or no longer
     /// opens: a logout or rotation won.
-    async fn catch_up(
-        &self,
-        state: &mut State,
-        key: &str,
-        stored: &mut Stored,
-    ) -> Result<bool, Error> {
-        let loaded: Option<Loaded> = timed("load", self.inner.config.store.load(key)).await?;
+    async fn catch_up(&self, state: &mut State, stored: &mut Stored) -> Result<bool, Error> {
+        let loaded = timed("load", self.inner.config.store.load(&stored.key)).await?;
         let Some(loaded) = loaded else {
             return Ok(false);
         };
         if loaded.version == stored.version {
             return Ok(true);
         }
-        let version: Version = loaded.version;
-        let Some((record, _)) = self.open(key, loaded.bytes) else {
+        let version = loaded.version;
+        let Some((record, _)) = self.open(&stored.key, loaded.bytes) else {
             return Ok(false);
         };
         state.record.data.rebase_onto(record.data);
@@ -230,7 +222,7 @@ impl Session {
             let key = id.store_key(&config.namespace);
             let sealed = self.seal(&key, &state.record)?;
             if let Some(version) = timed("create", config.store.create(&key, &sealed, ttl)).await? {
-                return Ok(Stored { id, version });
+                return Ok(Stored { id, key, version });
             }
             tracing::warn!("a freshly generated session ID was already taken");
         }
@@ -242,7 +234,9 @@ impl Session {
 
     fn seal(&self, key: &str, record: &Record) -> Result<Vec<u8>, Error> {
         let config = &self.inner.config;
-        let sealed = seal::seal(&config.keys, key, &codec::encode(record));
+        let sealed = seal::seal_with(&config.keys, key, codec::encoded_len_hint(record), |buffer| {
+            codec::encode_into(record, buffer)
+        });
         if sealed.len() > config.max_record_bytes {
             return Err(Error::TooLarge {
                 size: sealed.len(),
