@@ -612,18 +612,38 @@ async fn logout_beats_slower_writers(store: Arc<dyn Store>) {
 }
 
 async fn last_write_wins_without_compare_and_set(store: Arc<WithoutCompareAndSet>) {
-    let manager = manager_on(store);
-    let cookie = logged_in(&manager).await;
-    let (first, second) = (manager.get(Some(&cookie)), manager.get(Some(&cookie)));
+    // Two managers on one store and key ring: two processes of one app.
+    let keys = KeyRing::generate();
+    let manager = |store: Arc<WithoutCompareAndSet>| {
+        SessionManager::builder(store, keys.clone())
+            .build()
+            .expect("the default configuration is valid")
+    };
+    let (one, other) = (manager(Arc::clone(&store)), manager(store));
+    let cookie = logged_in(&one).await;
+    let (first, second) = (one.get(Some(&cookie)), other.get(Some(&cookie)));
     first.insert("a", &1).await.expect("insert");
     second.insert("b", &2).await.expect("insert");
-    manager.set(&first).await.expect("first save");
-    manager.set(&second).await.expect("second save");
-    let keys = manager.get(Some(&cookie)).keys().await.expect("keys");
+    one.set(&first).await.expect("first save");
+    other.set(&second).await.expect("second save");
+    let keys = one.get(Some(&cookie)).keys().await.expect("keys");
     assert_eq!(
         keys,
         ["b", "user_name"],
-        "without compare-and-set the last write replaces the record"
+        "without compare-and-set the last write of another process replaces the record"
+    );
+
+    // Within one process the manager orders writers, so both persist.
+    let (first, second) = (one.get(Some(&cookie)), one.get(Some(&cookie)));
+    first.insert("c", &3).await.expect("insert");
+    second.insert("d", &4).await.expect("insert");
+    one.set(&first).await.expect("first save");
+    one.set(&second).await.expect("second save");
+    let keys = one.get(Some(&cookie)).keys().await.expect("keys");
+    assert_eq!(
+        keys,
+        ["b", "c", "d", "user_name"],
+        "writers in one process never replace each other's changes"
     );
 }
 

@@ -138,19 +138,48 @@ impl SessionData {
     }
 
     /// Replaces the data with `stored` plus this data's own changes: what a
-    /// save does after another request changed the record first.
-    pub(crate) fn rebase_onto(&mut self, stored: SessionData) {
-        let mut entries = stored.entries;
+    /// save does after another request changed the record first. The changes
+    /// stay marked as changes.
+    pub(crate) fn rebase_onto(&mut self, mut stored: SessionData) {
+        self.changes().apply_to(&mut stored);
+        self.entries = stored.entries;
+    }
+
+    /// This data's changes, to apply elsewhere.
+    pub(crate) fn changes(&self) -> Changes {
+        Changes {
+            cleared: self.cleared,
+            entries: self
+                .changed
+                .iter()
+                .map(|key| (key.clone(), self.entries.get(key).cloned()))
+                .collect(),
+        }
+    }
+}
+
+/// A request's changes to a session: keys set or removed, maybe after
+/// clearing everything.
+#[derive(Debug, Clone)]
+pub(crate) struct Changes {
+    cleared: bool,
+    entries: Vec<(String, Option<ByteBuf>)>,
+}
+
+impl Changes {
+    /// Applies the changes to `data` (marking them changed there too).
+    pub(crate) fn apply_to(&self, data: &mut SessionData) {
         if self.cleared {
-            entries.clear();
+            data.entries.clear();
+            data.cleared = true;
         }
-        for key in &self.changed {
-            match self.entries.get(key) {
-                Some(value) => entries.insert(key.clone(), value.clone()),
-                None => entries.remove(key),
+        for (key, value) in &self.entries {
+            match value {
+                Some(value) => data.entries.insert(key.clone(), value.clone()),
+                None => data.entries.remove(key),
             };
+            data.mark_changed(key);
         }
-        self.entries = entries;
     }
 }
 

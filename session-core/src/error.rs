@@ -45,7 +45,23 @@ impl StoreError {
     pub fn other(cause: impl Into<BoxError>) -> Self {
         Self::Other(cause.into())
     }
+
+    /// The same kind of error, with `error` (shared by several waiters) as its
+    /// cause.
+    pub(crate) fn shared(error: std::sync::Arc<StoreError>) -> Self {
+        let cause = Box::new(Shared(std::sync::Arc::clone(&error)));
+        match *error {
+            StoreError::Unavailable(_) => Self::Unavailable(cause),
+            StoreError::ValueRefused(_) => Self::ValueRefused(cause),
+            StoreError::Other(_) => Self::Other(cause),
+        }
+    }
 }
+
+/// One store error reported to every request of a failed batch.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct Shared(std::sync::Arc<StoreError>);
 
 /// An error from the session layer, returned by [`Session`](crate::Session)
 /// methods and by [`SessionManager::set`](crate::SessionManager::set).
@@ -64,8 +80,8 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
-    /// Concurrent writers kept changing the record and this request's save ran
-    /// out of attempts. Temporary, like an unavailable store.
+    /// Other processes kept changing the record and this write ran out of its
+    /// time budget. Temporary, like an unavailable store.
     #[error("session save gave up after {attempts} conflicting attempts in {elapsed:?}")]
     Contended {
         /// How many compare-and-set attempts were made.
@@ -73,6 +89,11 @@ pub enum Error {
         /// How long they took.
         elapsed: Duration,
     },
+    /// A concurrent request ended the session (logout, rotation) before this
+    /// write committed; nothing was written, and no new session replaces it.
+    /// Temporary: the client's next request sees the outcome of the other.
+    #[error("the session was ended by a concurrent request before this write committed")]
+    Ended,
     /// A value could not be serialized into the session or deserialized out
     /// of it as the requested type.
     #[error("session value for key {key:?} could not be (de)serialized")]
@@ -86,12 +107,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the failure is temporary (store down, timed out, contended), so
+    /// Whether the failure is temporary (store down, timed out, contended,
+    /// ended by a concurrent request), so
     /// the right answer is 503 Service Unavailable rather than 500.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            Error::Store(StoreError::Unavailable(_)) | Error::Contended { .. }
+            Error::Store(StoreError::Unavailable(_)) | Error::Contended { .. } | Error::Ended
         )
     }
 
@@ -175,7 +197,9 @@ pub enum ConfigError {
     #[error("SameSite=None requires the Secure attribute")]
     SameSiteNoneWithoutSecure,
     /// The store key namespace is too long or holds unprintable bytes.
-    #[error("the namespace {namespace:?} must be at most 200 bytes of printable ASCII without spaces")]
+    #[error(
+        "the namespace {namespace:?} must be at most 200 bytes of printable ASCII without spaces"
+    )]
     Namespace {
         /// The namespace as given.
         namespace: String,
@@ -196,9 +220,9 @@ pub enum ConfigError {
         /// The smallest accepted.
         min: usize,
     },
-    /// Zero save attempts would fail every save.
-    #[error("at least one save attempt is needed")]
-    NoSaveAttempts,
+    /// The contention budget is zero, which would fail every conflicting save.
+    #[error("the contention budget must be more than zero")]
+    ContentionBudget,
     /// The login URL cannot be a `Location` header.
     #[error("the login URL {url:?} must be a non-empty path or URL of visible ASCII")]
     LoginUrl {

@@ -8,7 +8,7 @@ use crate::error::{ConfigError, Error, ErrorKind};
 use crate::keys::KeyRing;
 use crate::lifecycle::{ErrorReply, RequestEnd};
 use crate::login::LoginPolicy;
-use crate::session::Session;
+use crate::session::{Committer, Session};
 use crate::signing::Candidates;
 use crate::store::{IntoStore, Store};
 
@@ -20,9 +20,8 @@ const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// memcached's default item limit is 1 MiB including its item header; this
 /// leaves room for the header and the key.
 const DEFAULT_MAX_RECORD_BYTES: usize = 1_000_000;
-/// Enough for 20 requests writing one session at the same moment to all
-/// succeed: each round of conflicts lets at least one writer through.
-const DEFAULT_MAX_SAVE_ATTEMPTS: u32 = 32;
+/// How long a write retries after conflicting with other processes' writes.
+const DEFAULT_CONTENTION_BUDGET: Duration = Duration::from_secs(2);
 /// The longest timeout accepted: browsers cap a cookie's lifetime at 400 days,
 /// and longer values only overflow time arithmetic in stores.
 const MAX_TIMEOUT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
@@ -41,7 +40,8 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) absolute_timeout: Duration,
     pub(crate) max_record_bytes: usize,
-    pub(crate) max_save_attempts: u32,
+    pub(crate) contention_budget: Duration,
+    pub(crate) committer: Committer,
     pub(crate) login: LoginPolicy,
     unavailable_reply: Arc<ErrorReply>,
     internal_reply: Arc<ErrorReply>,
@@ -97,7 +97,7 @@ impl SessionManager {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
-            max_save_attempts: DEFAULT_MAX_SAVE_ATTEMPTS,
+            contention_budget: DEFAULT_CONTENTION_BUDGET,
             login: LoginPolicy::default(),
             unavailable_reply: ErrorReply::default_for(ErrorKind::Unavailable),
             internal_reply: ErrorReply::default_for(ErrorKind::Internal),
@@ -205,7 +205,7 @@ pub struct SessionManagerBuilder {
     idle_timeout: Duration,
     absolute_timeout: Duration,
     max_record_bytes: usize,
-    max_save_attempts: u32,
+    contention_budget: Duration,
     login: LoginPolicy,
     unavailable_reply: ErrorReply,
     internal_reply: ErrorReply,
@@ -289,10 +289,12 @@ impl SessionManagerBuilder {
         self
     }
 
-    /// How many times a save retries after conflicting with concurrent
-    /// writers before giving up with [`Error::Contended`] (default 32).
-    pub fn max_save_attempts(mut self, attempts: u32) -> Self {
-        self.max_save_attempts = attempts;
+    /// How long a write keeps retrying, with jittered exponential backoff,
+    /// after conflicting with another process's write before giving up with
+    /// [`Error::Contended`] (default 2 s). Writers in one process never
+    /// conflict: the manager orders them.
+    pub fn contention_budget(mut self, budget: Duration) -> Self {
+        self.contention_budget = budget;
         self
     }
 
@@ -354,8 +356,8 @@ impl SessionManagerBuilder {
                 min: MIN_RECORD_LIMIT,
             });
         }
-        if self.max_save_attempts == 0 {
-            return Err(ConfigError::NoSaveAttempts);
+        if self.contention_budget.is_zero() {
+            return Err(ConfigError::ContentionBudget);
         }
         self.login.check()?;
         for (kind, reply) in [
@@ -375,7 +377,8 @@ impl SessionManagerBuilder {
                 idle_timeout: self.idle_timeout,
                 absolute_timeout: self.absolute_timeout,
                 max_record_bytes: self.max_record_bytes,
-                max_save_attempts: self.max_save_attempts,
+                contention_budget: self.contention_budget,
+                committer: Committer::default(),
                 login: self.login,
                 unavailable_reply: Arc::new(self.unavailable_reply),
                 internal_reply: Arc::new(self.internal_reply),

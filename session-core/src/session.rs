@@ -1,8 +1,11 @@
 //! [`Session`]: the per-request handle. How it reaches the store is in
 //! [`persist`]; its time arithmetic in [`expiry`].
 
+mod commit;
 mod expiry;
 mod persist;
+
+pub(crate) use commit::Committer;
 
 use std::sync::Arc;
 
@@ -68,6 +71,10 @@ struct Stored {
     /// The store key of `id`, hashed once per request.
     key: String,
     version: Version,
+    /// The session's writers in this process.
+    queue: Arc<commit::Queue>,
+    /// The queue's generation `version` belongs to.
+    generation: u64,
 }
 
 /// The request's session cookie: kept raw until first needed, then verified
@@ -318,6 +325,61 @@ impl Session {
                 _ => false,
             },
         )
+    }
+
+    /// Read-modify-write without lost updates: runs `f` on the session's data
+    /// and commits its changes before answering, so the value returned
+    /// describes committed state.
+    ///
+    /// Use it for counters, caps and carts: anything whose new value is
+    /// computed from the old. Concurrent transactions on one session in this
+    /// process are queued and committed in batches, one compare-and-set each;
+    /// when another process wrote first, the whole batch runs again on the
+    /// fresh data (so `f` may run more than once, and must not have side
+    /// effects). `Ok(Err(e))`: `f` declined with `e`, and nothing of it was
+    /// written. Plain [`insert`](Session::insert) and
+    /// [`remove`](Session::remove) stay blind writes, merged at the end of the
+    /// request; write one key either blind or in transactions within a
+    /// request, never both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session_core::{KeyRing, MemoryStore, SessionManager};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), session_core::Error> {
+    /// # let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate()).build().unwrap();
+    /// # let session = manager.start([]);
+    /// let visits = session
+    ///     .transaction(|data| {
+    ///         let visits = data.get::<u64>("visits")?.unwrap_or(0) + 1;
+    ///         data.insert("visits", &visits)?;
+    ///         Ok::<_, session_core::Error>(visits)
+    ///     })
+    ///     .await??;
+    /// assert_eq!(visits, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A store error, [`Error::Contended`] when other processes kept winning
+    /// for the whole contention budget, [`Error::Ended`] when a concurrent
+    /// logout or rotation ended the session first (nothing is written, and no
+    /// new session is made). A store error after the write was sent is never
+    /// retried, so a transaction is never applied twice.
+    pub async fn transaction<F, R, E>(&self, f: F) -> Result<Result<R, E>, Error>
+    where
+        F: FnMut(&mut SessionData) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        let mut state = self.loaded_state().await?;
+        match self.transact(&mut state, f).await {
+            Ok(answer) => Ok(answer),
+            Err(error) => Err(state.fail(error, "transaction")),
+        }
     }
 
     /// Gives the session a new ID, as on login or any change of privilege, so

@@ -91,7 +91,7 @@ async fn logout(
 }
 
 async fn visits(session: Session) -> Result<String, SessionError> {
-    let visits = session.with_data(rules::count_visit).await??;
+    let visits = session.transaction(rules::count_visit).await??;
     Ok(visits.to_string())
 }
 
@@ -114,8 +114,9 @@ async fn put_pref(
     let Some(value) = rules::pref_value(&body) else {
         return Ok(bad_request("the value must be UTF-8"));
     };
+    let value = value.to_owned();
     match session
-        .with_data(|data| rules::set_pref(data, &name, value))
+        .transaction(move |data| rules::set_pref(data, &name, &value))
         .await?
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),

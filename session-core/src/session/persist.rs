@@ -1,14 +1,18 @@
-//! How a [`Session`] reaches the store: the load on first use, the save at the
-//! end of the request with its compare-and-set loop, ID rotation, and sealing.
+//! How a [`Session`] reaches the store: the load on first use, the writes
+//! (through the session's commit queue, see [`commit`](super::commit)), new
+//! IDs and rotation.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::oneshot;
+
+use super::commit::{Committed, Failure, Job, Outcome, open_record, seal_record};
 use super::{CookieAction, Session, State, Stored, expiry};
-use crate::codec::{self, Record};
+use crate::codec::Record;
+use crate::data::{Changes, SessionData};
 use crate::error::{Error, StoreError};
 use crate::id::SessionId;
-use crate::seal;
-use crate::store::SaveOutcome;
 use crate::telemetry::{self, LoadOutcome, timed};
 
 /// How many fresh IDs to try when claiming one finds it taken. With 256-bit
@@ -41,6 +45,10 @@ impl Session {
             return Ok(());
         };
         let key = incoming.id.store_key(&config.namespace);
+        // Taken before the load, so the record read is at least as new as
+        // anything this process committed before.
+        let queue = config.committer.queue(&key);
+        let generation = queue.generation();
         let loaded = timed("load_and_touch", config.store.load_and_touch(&key, ttl)).await?;
         state.reset();
         let Some(loaded) = loaded else {
@@ -48,7 +56,7 @@ impl Session {
             return Ok(());
         };
         let version = loaded.version;
-        let Some((record, sealed_by_old_key)) = self.open(&key, loaded.bytes) else {
+        let Some((record, sealed_by_old_key)) = open_record(config, &key, loaded.bytes) else {
             telemetry::loaded(LoadOutcome::Refused);
             return Ok(());
         };
@@ -64,6 +72,8 @@ impl Session {
             id: incoming.id,
             key,
             version,
+            queue,
+            generation,
         });
         state.record = record;
         state.reseal = sealed_by_old_key;
@@ -73,8 +83,9 @@ impl Session {
         Ok(())
     }
 
-    /// Saves a modified session: claims a fresh ID for a new one, or
-    /// compare-and-sets an existing one, merging with concurrent writers.
+    /// Saves a modified session at the end of the request: claims a fresh ID
+    /// for a new one, or queues this request's blind writes for the session's
+    /// next commit, where they are applied on top of the latest record.
     pub(super) async fn persist(&self, state: &mut State) -> Result<(), Error> {
         if !state.loaded || !state.is_modified() {
             return Ok(());
@@ -85,90 +96,168 @@ impl Session {
             state.reset();
             return Ok(());
         };
-        match state.stored.clone() {
-            None if state.record.data.is_empty() && state.record.csrf.is_none() => {
-                // Changed, but back to empty (an insert then a remove): a new
-                // session with nothing in it is never written.
-                state.mark_saved();
-                Ok(())
-            }
-            None => {
-                state.stored = Some(self.claim_new_id(state, ttl).await?);
-                telemetry::count(telemetry::CREATED);
-                state.mark_saved();
-                state.cookie = CookieAction::Send;
-                Ok(())
-            }
-            Some(stored) => self.save_existing(state, stored, ttl).await,
+        if state.stored.is_some() {
+            let changes = BlindWrites {
+                data: state.record.data.changes(),
+                csrf: state.csrf_changed.then_some(state.record.csrf).flatten(),
+            };
+            return match self.commit(state, changes, Write::EndOfRequest).await {
+                // A logout or rotation won; this request's changes are
+                // dropped (and no new session replaces the ended one), as if
+                // the logout had come just after.
+                Err(Error::Ended) => Ok(()),
+                result => result,
+            };
         }
+        if state.record.data.is_empty() && state.record.csrf.is_none() {
+            // Changed, but back to empty (an insert then a remove): a new
+            // session with nothing in it is never written.
+            state.mark_saved();
+            return Ok(());
+        }
+        let stored = self.claim_new_id(&state.record, ttl).await?;
+        telemetry::count(telemetry::CREATED);
+        state.stored = Some(stored);
+        state.mark_saved();
+        state.cookie = CookieAction::Send;
+        Ok(())
     }
 
-    /// Compare-and-set, and on conflict: reload, re-apply this request's own
-    /// changes on top, try again, within the configured attempts.
-    async fn save_existing(
+    /// A transaction: runs `f` on the session's data and commits its changes
+    /// before answering; see [`Session::transaction`].
+    pub(super) async fn transact<F, R, E>(
         &self,
         state: &mut State,
-        mut stored: Stored,
-        ttl: Duration,
-    ) -> Result<(), Error> {
-        let config = &self.inner.config;
-        let compare = config.store.supports_compare_and_set();
-        let started = Instant::now();
-        for attempt in 0..config.max_save_attempts {
-            if attempt > 0 {
-                telemetry::count(telemetry::RETRIES);
-            }
-            let sealed = self.seal(&stored.key, &state.record)?;
-            let expected = compare.then_some(stored.version);
-            let saved = config.store.save(&stored.key, &sealed, ttl, expected);
-            match timed("save", saved).await? {
-                SaveOutcome::Saved(version) => {
-                    telemetry::count(telemetry::SAVED);
-                    state.stored = Some(Stored { version, ..stored });
-                    state.mark_saved();
-                    // No new cookie: its value (ID, creation time) is
-                    // unchanged, and its Max-Age counts down to the absolute
-                    // timeout, which a write does not move.
-                    return Ok(());
-                }
-                SaveOutcome::Gone => {
-                    drop_changes(state);
-                    return Ok(());
-                }
-                SaveOutcome::Conflict => telemetry::count(telemetry::CONFLICTS),
-            }
-            if !self.catch_up(state, &mut stored).await? {
-                drop_changes(state);
-                return Ok(());
-            }
-            tokio::task::yield_now().await;
+        mut f: F,
+    ) -> Result<Result<R, E>, Error>
+    where
+        F: FnMut(&mut SessionData) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: Send + 'static,
+    {
+        if state.stored.is_none() {
+            return self.transact_new(state, f).await;
         }
-        let (attempts, elapsed) = (config.max_save_attempts, started.elapsed());
-        tracing::warn!(
-            attempts,
-            ?elapsed,
-            "session save kept conflicting with concurrent writers"
-        );
-        Err(Error::Contended { attempts, elapsed })
+        let (sender, receiver) = oneshot::channel();
+        let job = Transaction {
+            run: move |data: &mut SessionData| f(data),
+            answer: None,
+            sender: Some(sender),
+        };
+        let offer_base = !state.is_modified();
+        self.commit(state, job, Write::Transaction { offer_base })
+            .await?;
+        receiver.await.ok().flatten().ok_or_else(task_gone)
+    }
+
+    /// The first transaction of a session not stored yet: nobody else can
+    /// write it, so it is created directly under a new ID with the
+    /// transaction's changes; this request's blind writes stay pending.
+    async fn transact_new<F, R, E>(
+        &self,
+        state: &mut State,
+        mut f: F,
+    ) -> Result<Result<R, E>, Error>
+    where
+        F: FnMut(&mut SessionData) -> Result<R, E>,
+    {
+        let mut record = Record {
+            created_at_ms: state.record.created_at_ms,
+            csrf: state.record.csrf,
+            data: SessionData::new(),
+        };
+        let value = match f(&mut record.data) {
+            Ok(value) => value,
+            Err(error) => return Ok(Err(error)),
+        };
+        let now = state.now_ms();
+        let Some(ttl) = expiry::ttl(&self.inner.config, record.created_at_ms, now) else {
+            return Err(Error::Ended);
+        };
+        let stored = self.claim_new_id(&record, ttl).await?;
+        telemetry::count(telemetry::CREATED);
+        record.data.mark_saved();
+        state.record.data.rebase_onto(record.data);
+        state.csrf_changed = false;
+        state.stored = Some(stored);
+        state.cookie = CookieAction::Send;
+        Ok(Ok(value))
+    }
+
+    /// Queues `job` on the session's commit queue and waits for its batch;
+    /// then brings this request's state up to the committed record (keeping
+    /// its other pending changes when `job` is a transaction).
+    async fn commit<J: Job + 'static>(
+        &self,
+        state: &mut State,
+        job: J,
+        write: Write,
+    ) -> Result<(), Error> {
+        let offer_base = match write {
+            Write::EndOfRequest => true,
+            Write::Transaction { offer_base } => offer_base,
+        };
+        let Some(stored) = state.stored.as_ref() else {
+            return Ok(());
+        };
+        let (sender, receiver) = oneshot::channel();
+        let base = offer_base.then(|| {
+            let record = Arc::new(state.record.clone());
+            let committed = Committed {
+                record,
+                version: stored.version,
+            };
+            (committed, stored.generation)
+        });
+        stored
+            .queue
+            .submit(&self.inner.config, base, Box::new(Notified { job, sender }));
+        let outcome = receiver.await.map_err(|_| task_gone())?;
+        match outcome {
+            Outcome::Committed(committed, generation) => {
+                if let Some(stored) = state.stored.as_mut() {
+                    stored.version = committed.version;
+                    stored.generation = generation;
+                }
+                state.record.data.rebase_onto(committed.record.data.clone());
+                if !state.csrf_changed {
+                    state.record.csrf = committed.record.csrf;
+                }
+                if let Write::EndOfRequest = write {
+                    state.mark_saved();
+                }
+                Ok(())
+            }
+            Outcome::Aborted => Ok(()),
+            Outcome::Failed(Failure::Ended) => {
+                drop_changes(state);
+                Err(Error::Ended)
+            }
+            Outcome::Failed(failure) => Err(failure.into_error()),
+        }
     }
 
     /// The rotation itself: catch up with the stored record, claim a new ID
     /// with the data, delete the old record.
-    pub(super) async fn move_to_new_id(
-        &self,
-        state: &mut State,
-        mut old: Stored,
-    ) -> Result<(), Error> {
-        if !self.catch_up(state, &mut old).await? {
+    pub(super) async fn move_to_new_id(&self, state: &mut State, old: Stored) -> Result<(), Error> {
+        let config = &self.inner.config;
+        let latest = timed("load", config.store.load(&old.key)).await?;
+        let Some((record, _)) =
+            latest.and_then(|loaded| open_record(config, &old.key, loaded.bytes))
+        else {
             drop_changes(state);
             return Ok(());
+        };
+        state.record.data.rebase_onto(record.data);
+        if !state.csrf_changed {
+            state.record.csrf = record.csrf;
         }
         let now = state.now_ms();
-        let Some(ttl) = expiry::ttl(&self.inner.config, state.record.created_at_ms, now) else {
+        let Some(ttl) = expiry::ttl(config, state.record.created_at_ms, now) else {
             state.reset();
             return Ok(());
         };
-        let new = self.claim_new_id(state, ttl).await?;
+        let new = self.claim_new_id(&state.record, ttl).await?;
         if !self.delete_record(&old.key).await? {
             // A concurrent logout or rotation deleted it first: that one wins,
             // and the copy just claimed must not outlive it.
@@ -190,39 +279,23 @@ impl Session {
         timed("delete", self.inner.config.store.delete(key)).await
     }
 
-    /// Brings this request up to date with the stored record: reloads it and,
-    /// when another request saved it since, re-applies this request's own
-    /// changes on top. Answers false when the record is gone or no longer
-    /// opens: a logout or rotation won.
-    async fn catch_up(&self, state: &mut State, stored: &mut Stored) -> Result<bool, Error> {
-        let loaded = timed("load", self.inner.config.store.load(&stored.key)).await?;
-        let Some(loaded) = loaded else {
-            return Ok(false);
-        };
-        if loaded.version == stored.version {
-            return Ok(true);
-        }
-        let version = loaded.version;
-        let Some((record, _)) = self.open(&stored.key, loaded.bytes) else {
-            return Ok(false);
-        };
-        state.record.data.rebase_onto(record.data);
-        if !state.csrf_changed {
-            state.record.csrf = record.csrf;
-        }
-        stored.version = version;
-        Ok(true)
-    }
-
-    /// Writes the whole session under a new random ID, never overwriting.
-    async fn claim_new_id(&self, state: &State, ttl: Duration) -> Result<Stored, Error> {
+    /// Writes `record` under a new random ID, never overwriting.
+    async fn claim_new_id(&self, record: &Record, ttl: Duration) -> Result<Stored, Error> {
         let config = &self.inner.config;
         for _ in 0..ID_CLAIM_ATTEMPTS {
             let id = SessionId::generate();
             let key = id.store_key(&config.namespace);
-            let sealed = self.seal(&key, &state.record)?;
+            let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
+            let queue = config.committer.queue(&key);
+            let generation = queue.generation();
             if let Some(version) = timed("create", config.store.create(&key, &sealed, ttl)).await? {
-                return Ok(Stored { id, key, version });
+                return Ok(Stored {
+                    id,
+                    key,
+                    version,
+                    queue,
+                    generation,
+                });
             }
             tracing::warn!("a freshly generated session ID was already taken");
         }
@@ -231,34 +304,22 @@ impl Session {
                 .into(),
         )
     }
+}
 
-    fn seal(&self, key: &str, record: &Record) -> Result<Vec<u8>, Error> {
-        let config = &self.inner.config;
-        let sealed = seal::seal_with(&config.keys, key, codec::encoded_len_hint(record), |buffer| {
-            codec::encode_into(record, buffer)
-        });
-        if sealed.len() > config.max_record_bytes {
-            return Err(Error::TooLarge {
-                size: sealed.len(),
-                limit: config.max_record_bytes,
-            });
-        }
-        Ok(sealed)
-    }
+/// What a commit writes.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    /// Every pending change of the request. Its record is the stored one plus
+    /// exactly these changes, so it may serve as the batch's starting point
+    /// (applying them again changes nothing).
+    EndOfRequest,
+    /// A transaction's own changes. The request's record may serve as the
+    /// starting point only while it holds no pending change of its own.
+    Transaction { offer_base: bool },
+}
 
-    /// Opens and decodes a stored record; `None` (and a warning) when it is
-    /// forged, altered, moved, under a retired key, or undecodable.
-    fn open(&self, key: &str, bytes: Vec<u8>) -> Option<(Record, bool)> {
-        let opened = seal::open(&self.inner.config.keys, key, bytes)
-            .inspect_err(|error| {
-                tracing::warn!(?error, "session record does not open; treating it as empty")
-            })
-            .ok()?;
-        let record = codec::decode(&opened.plaintext)
-            .inspect_err(|error| tracing::warn!(%error, "session record does not decode; treating it as empty"))
-            .ok()?;
-        Some((record, opened.sealed_by_old_key))
-    }
+fn task_gone() -> Error {
+    StoreError::other("the session's commit task ended without an answer").into()
 }
 
 /// The record was deleted (logout) or moved (ID rotation) by a concurrent
@@ -268,4 +329,84 @@ fn drop_changes(state: &mut State) {
         "session ended by a concurrent request before this one saved; its changes are dropped"
     );
     state.reset();
+}
+
+/// A job whose submitter waits for its outcome on a channel.
+struct Notified<J> {
+    job: J,
+    sender: oneshot::Sender<Outcome>,
+}
+
+impl<J: Job> Job for Notified<J> {
+    fn apply(&mut self, record: &mut Record) -> bool {
+        self.job.apply(record)
+    }
+
+    fn finish(self: Box<Self>, outcome: Outcome) {
+        let Notified { job, sender } = *self;
+        let mirrored = match &outcome {
+            Outcome::Committed(committed, generation) => {
+                Outcome::Committed(committed.clone(), *generation)
+            }
+            Outcome::Aborted => Outcome::Aborted,
+            Outcome::Failed(failure) => Outcome::Failed(failure.clone()),
+        };
+        Box::new(job).finish(mirrored);
+        // The request may have been cancelled meanwhile: the commit stands.
+        let _ = sender.send(outcome);
+    }
+}
+
+/// The end of a request's blind writes: its changed keys, applied on top of
+/// whatever the session holds by then.
+struct BlindWrites {
+    data: Changes,
+    csrf: Option<[u8; 32]>,
+}
+
+impl Job for BlindWrites {
+    fn apply(&mut self, record: &mut Record) -> bool {
+        self.data.apply_to(&mut record.data);
+        if let Some(csrf) = self.csrf {
+            record.csrf = Some(csrf);
+        }
+        true
+    }
+
+    fn finish(self: Box<Self>, _outcome: Outcome) {}
+}
+
+/// A transaction's closure and its answer, sent once its batch committed.
+struct Transaction<F, R, E> {
+    run: F,
+    answer: Option<Result<R, E>>,
+    sender: Option<oneshot::Sender<Option<Result<R, E>>>>,
+}
+
+impl<F, R, E> Job for Transaction<F, R, E>
+where
+    F: FnMut(&mut SessionData) -> Result<R, E> + Send,
+    R: Send,
+    E: Send,
+{
+    fn apply(&mut self, record: &mut Record) -> bool {
+        let before = record.data.clone();
+        let answer = (self.run)(&mut record.data);
+        let applied = answer.is_ok();
+        if !applied {
+            record.data = before;
+        }
+        self.answer = Some(answer);
+        applied
+    }
+
+    fn finish(mut self: Box<Self>, outcome: Outcome) {
+        let answer = match outcome {
+            Outcome::Committed(..) | Outcome::Aborted => self.answer.take(),
+            Outcome::Failed(_) => None,
+        };
+        if let Some(sender) = self.sender.take() {
+            let _ = sender.send(answer);
+        }
+    }
 }
