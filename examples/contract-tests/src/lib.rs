@@ -60,6 +60,9 @@ macro_rules! contract_suite {
                 prefs_reject_bad_name_or_value,
                 prefs_limit_is_64,
                 prefs_concurrent_puts_all_persist,
+                prefs_128_concurrent_puts_all_persist,
+                prefs_cap_holds_under_concurrency,
+                visits_concurrent_are_exact,
                 unknown_path_is_404,
                 cookie_attributes,
                 secure_cookies_flag,
@@ -79,6 +82,8 @@ macro_rules! contract_suite {
                 altered_or_copied_record_is_empty_session,
                 outage_answers_503_and_recovers,
                 instances_share_sessions,
+                visits_across_instances_are_exact,
+                prefs_puts_across_instances_all_persist,
                 servers_share_load_and_survive_removal,
                 key_rotation_keeps_sessions,
             ];

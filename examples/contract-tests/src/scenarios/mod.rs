@@ -6,6 +6,7 @@
 //! write, a record deleted) only when they run on memcached.
 
 mod cluster;
+mod concurrency;
 mod cookie;
 mod expiry;
 mod login;
@@ -18,6 +19,11 @@ mod records;
 
 pub use cluster::{
     instances_share_sessions, key_rotation_keeps_sessions, servers_share_load_and_survive_removal,
+};
+pub use concurrency::{
+    prefs_128_concurrent_puts_all_persist, prefs_cap_holds_under_concurrency,
+    prefs_puts_across_instances_all_persist, visits_across_instances_are_exact,
+    visits_concurrent_are_exact,
 };
 pub use cookie::{
     bad_cookie_values_are_no_session, cookie_attributes, foreign_key_cookie_is_no_session,
