@@ -28,6 +28,44 @@
 //! in. A 5xx response saves nothing either. Failures are logged once, here,
 //! with the same fields for every framework.
 //!
+//! # Blind writes and transactions
+//!
+//! [`Session::insert`] and [`Session::remove`] are *blind writes*: they change
+//! this request's copy, and the end of the request merges the changed keys into
+//! whatever the session holds by then. Two requests setting different keys
+//! both persist. Use them for values that do not depend on what is stored:
+//! a theme, a language, the last page seen.
+//!
+//! [`Session::transaction`] is for read-modify-write: counters, caps, carts,
+//! anything computed from the stored value. The closure runs on the latest
+//! data and its changes are committed (compare-and-set) before the call
+//! returns, so the value it answers describes committed state; when another
+//! process wrote first, it runs again on the fresh data. Within one process a
+//! session's writers are queued and committed in batches, so they never
+//! conflict, and a hot session commits at the rate of store round trips.
+//! Write one key either blind or in transactions within a request, never both.
+//!
+//! ```
+//! # use session_core::{KeyRing, MemoryStore, SessionManager};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), session_core::Error> {
+//! # let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate()).build().unwrap();
+//! # let session = manager.start([]);
+//! // Blind: the value does not depend on what is stored.
+//! session.insert("theme", "dark").await?;
+//! // Read-modify-write: a transaction, so concurrent requests count exactly.
+//! let visits = session
+//!     .transaction(|data| {
+//!         let visits = data.get::<u64>("visits")?.unwrap_or(0) + 1;
+//!         data.insert("visits", &visits)?;
+//!         Ok::<_, session_core::Error>(visits)
+//!     })
+//!     .await??;
+//! # assert_eq!(visits, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Logging in and out
 //!
 //! [`Session::login`] stores the user under the manager's user key and rotates
@@ -67,9 +105,10 @@
 //!   putting back an older sealed record of the *same* session while it lives.
 //! - **Decoding never runs code**: records are MessagePack read into plain
 //!   types, unlike the pickle of the Python project this replaces.
-//! - **Concurrent requests lose no update** on stores with compare-and-set:
-//!   a save that finds the record changed re-applies its own changes on top and
-//!   retries. A logout or ID rotation wins over racing writes, which are
+//! - **Concurrent requests lose no update**: writers of one session in one
+//!   process are ordered by the manager, and on stores with compare-and-set a
+//!   write that finds the record changed by another process runs again on top
+//!   of it. A logout or ID rotation wins over racing writes, which are
 //!   dropped rather than bring the session back.
 //!
 //! Signing and sealing keys are derived from each secret with HKDF under
@@ -249,6 +288,14 @@ mod telemetry;
 #[cfg(feature = "test-suite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
 pub mod conformance;
+
+#[cfg(feature = "test-suite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
+pub mod test_stores;
+
+#[cfg(feature = "test-suite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
+pub mod adapter_kit;
 
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]

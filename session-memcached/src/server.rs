@@ -101,6 +101,10 @@ impl Kind {
             ClientError::Ambiguous { source, .. } => Self::of(source),
             // `SERVER_ERROR object too large for cache`: over the server's item limit (`-I`).
             ClientError::Server(message) if message.contains("too large") => Self::ValueRefused,
+            // Any other `SERVER_ERROR` is the server refusing for now: `out of memory storing
+            // object` from a full server started with `-M`, a busy or temporarily failing one.
+            // The client should retry later: a 503, like an unreachable server.
+            ClientError::Server(_) => Self::Unavailable,
             // A bare `ERROR` is what memcached sends before closing a connection over its
             // limit (`-c`, "Too many open connections"): a full server, temporarily.
             ClientError::Rejected(message) if message == "ERROR" => Self::Unavailable,
@@ -149,7 +153,11 @@ mod tests {
             "over memcached's connection limit"
         );
         let out_of_memory = ClientError::Server("out of memory storing object".to_owned());
-        assert_eq!(Kind::of(&out_of_memory), Kind::Other);
+        assert_eq!(
+            Kind::of(&out_of_memory),
+            Kind::Unavailable,
+            "a full server started with -M refuses for now"
+        );
         assert_eq!(
             Kind::of(&ClientError::Protocol("bad".to_owned())),
             Kind::Other

@@ -143,3 +143,23 @@ async fn a_server_without_cas_is_a_clear_error() {
     assert!(matches!(error, StoreError::Other(_)), "{message}");
     assert!(message.contains("-C"), "the error must say why: {message}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_server_refusing_writes_is_unavailable() {
+    // `-M`: refuse writes instead of evicting once the memory limit is reached.
+    let server = memcached_or_skip!(&["-M", "-m", "2"]);
+    let store = MemcachedStore::from_spec(&server.spec()).expect("valid spec");
+    let value = vec![7u8; 100 * 1024];
+    let mut refused = None;
+    for index in 0..200 {
+        if let Err(error) = store.save(&format!("k{index}"), &value, TTL, None).await {
+            refused = Some(error);
+            break;
+        }
+    }
+    let refused = refused.expect("a 2 MB server refuses 20 MB of writes");
+    assert!(
+        matches!(refused, StoreError::Unavailable(_)),
+        "a full server is a temporary refusal, not a failure: {refused:?}"
+    );
+}
