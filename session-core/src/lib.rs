@@ -262,8 +262,10 @@
 //! - `http`: the request lifecycle in `http` 1.x types
 //!   (`SessionManager::start_from_header_map`, `RequestEnd::apply_headers`,
 //!   `ErrorReply::to_response`), for axum and hyper.
-//! - `test-suite`: the public store conformance suite (`conformance`) and the
-//!   adapter test kit (`adapter_kit`).
+//! - `test-suite`: the public store conformance suite (`conformance`), store
+//!   wrappers that count, fail or hold calls for tests (`test_stores`), and the
+//!   adapter test kit (`adapter_kit`): in-process scenarios every framework
+//!   adapter runs against its own middleware.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -307,7 +309,7 @@ pub use data::SessionData;
 pub use error::{BoxError, ConfigError, Error, ErrorKind, StoreError};
 pub use keys::{KeyRing, MIN_SECRET_BYTES};
 pub use lifecycle::{ErrorReply, RequestEnd};
-pub use manager::{DEFAULT_COOKIE_NAME, SessionManager, SessionManagerBuilder};
+pub use manager::{DEFAULT_COOKIE_NAME, HOST_COOKIE_NAME, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
 pub use session::Session;
 pub use store::{IntoStore, Loaded, SaveOutcome, Store, Version};

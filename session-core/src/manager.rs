@@ -12,8 +12,14 @@ use crate::session::{Committer, Session};
 use crate::signing::Candidates;
 use crate::store::{IntoStore, Store};
 
-/// Default cookie name.
+/// The default cookie name when the `__Host-` prefix does not apply (a
+/// cookie without `Secure`, with a `Domain`, or on a narrower `Path`).
 pub const DEFAULT_COOKIE_NAME: &str = "session";
+/// The default cookie name of a `Secure` cookie with `Path=/` and no
+/// `Domain`. Browsers accept a `__Host-` cookie only from a secure origin, for
+/// the whole host, without `Domain`, so no sibling subdomain can plant or
+/// overwrite it.
+pub const HOST_COOKIE_NAME: &str = "__Host-session";
 const DEFAULT_NAMESPACE: &str = "session:";
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -84,8 +90,9 @@ impl SessionManager {
         SessionManagerBuilder {
             store: store.into_store(),
             keys,
+            cookie_name: None,
             cookie: CookieAttributes {
-                name: DEFAULT_COOKIE_NAME.to_owned(),
+                name: String::new(),
                 path: "/".to_owned(),
                 domain: None,
                 secure: true,
@@ -200,6 +207,8 @@ impl SessionManager {
 pub struct SessionManagerBuilder {
     store: Arc<dyn Store>,
     keys: KeyRing,
+    /// `None`: the default name for the attributes, chosen at build.
+    cookie_name: Option<String>,
     cookie: CookieAttributes,
     namespace: String,
     idle_timeout: Duration,
@@ -212,9 +221,13 @@ pub struct SessionManagerBuilder {
 }
 
 impl SessionManagerBuilder {
-    /// The cookie's name (default [`DEFAULT_COOKIE_NAME`]).
+    /// The cookie's name. The default is [`HOST_COOKIE_NAME`] (`__Host-session`)
+    /// for a `Secure` cookie with `Path=/` and no `Domain`, the safe default,
+    /// and [`DEFAULT_COOKIE_NAME`] (`session`) otherwise. Only the name in
+    /// force is read: a cookie under another name is no session, so switching
+    /// the prefix on ends existing sessions once.
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.cookie.name = name.into();
+        self.cookie_name = Some(name.into());
         self
     }
 
@@ -332,7 +345,14 @@ impl SessionManagerBuilder {
     /// attribute that cannot be a header, `SameSite=None` without `Secure`, a
     /// namespace or timeout out of range, a login URL that cannot be a
     /// `Location` header, an error reply that is not a 4xx or 5xx.
-    pub fn build(self) -> Result<SessionManager, ConfigError> {
+    pub fn build(mut self) -> Result<SessionManager, ConfigError> {
+        let host_only =
+            self.cookie.secure && self.cookie.path == "/" && self.cookie.domain.is_none();
+        self.cookie.name = match self.cookie_name.take() {
+            Some(name) => name,
+            None if host_only => HOST_COOKIE_NAME.to_owned(),
+            None => DEFAULT_COOKIE_NAME.to_owned(),
+        };
         self.check_cookie()?;
         if self.namespace.len() > MAX_NAMESPACE_BYTES
             || !self.namespace.bytes().all(|b| b.is_ascii_graphic())
@@ -417,6 +437,17 @@ impl SessionManagerBuilder {
                     "it must be non-empty and hold no ';' or control characters",
                 );
             }
+        }
+        let host_only = cookie.secure && cookie.path == "/" && cookie.domain.is_none();
+        if cookie.name.starts_with("__Host-") && !host_only {
+            return invalid(
+                "name",
+                &cookie.name,
+                "a __Host- cookie must be Secure, with Path=/ and no Domain",
+            );
+        }
+        if cookie.name.starts_with("__Secure-") && !cookie.secure {
+            return invalid("name", &cookie.name, "a __Secure- cookie must be Secure");
         }
         if cookie.same_site == SameSite::None && !cookie.secure {
             return Err(ConfigError::SameSiteNoneWithoutSecure);

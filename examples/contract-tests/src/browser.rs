@@ -17,6 +17,8 @@ use crate::set_cookie::SetCookie;
 
 /// The session cookie's name: the contract says it is the library's default.
 pub const COOKIE_NAME: &str = session_core::DEFAULT_COOKIE_NAME;
+/// Its name with `--secure-cookies`: the library's `__Host-` prefixed default.
+pub const SECURE_COOKIE_NAME: &str = session_core::HOST_COOKIE_NAME;
 
 /// Where `GET /` sends a visitor who is not logged in.
 pub const LOGIN_REDIRECT: &str = "/login?next=%2F";
@@ -81,7 +83,7 @@ impl Reply {
     pub fn session_cookie(&self) -> Option<SetCookie> {
         self.set_cookies()
             .into_iter()
-            .find(|cookie| cookie.name == COOKIE_NAME)
+            .find(|cookie| cookie.name == COOKIE_NAME || cookie.name == SECURE_COOKIE_NAME)
     }
 
     /// Panics unless the status is `expected`, showing the response.
@@ -139,6 +141,8 @@ pub struct Browser {
     http: reqwest::Client,
     cookie: Option<String>,
     secure_expected: bool,
+    /// Sends the cookie under this name instead of the expected one.
+    sent_name: Option<&'static str>,
 }
 
 impl Default for Browser {
@@ -160,6 +164,7 @@ impl Browser {
             http,
             cookie: None,
             secure_expected: false,
+            sent_name: None,
         }
     }
 
@@ -174,6 +179,21 @@ impl Browser {
     pub fn expecting_secure(mut self) -> Self {
         self.secure_expected = true;
         self
+    }
+
+    /// Sends the cookie under `name`, as a sibling subdomain planting one would.
+    pub fn sending_cookie_as(mut self, name: &'static str) -> Self {
+        self.sent_name = Some(name);
+        self
+    }
+
+    /// The name the session cookie must have.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_expected {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
     }
 
     /// The session cookie's current value.
@@ -216,7 +236,8 @@ impl Browser {
         }
         if let Some(cookie) = &self.cookie {
             // `from_bytes` lets scenarios send non-ASCII garbage, as a hostile client may.
-            let header = HeaderValue::from_bytes(format!("{COOKIE_NAME}={cookie}").as_bytes())
+            let name = self.sent_name.unwrap_or(self.cookie_name());
+            let header = HeaderValue::from_bytes(format!("{name}={cookie}").as_bytes())
                 .expect("scenario cookies hold no control characters");
             builder = builder.header(COOKIE, header);
         }
@@ -251,9 +272,11 @@ impl Browser {
         let cookies = reply.set_cookies();
         for cookie in &cookies {
             assert_eq!(
-                cookie.name, COOKIE_NAME,
+                cookie.name,
+                self.cookie_name(),
                 "`{}`: one cookie, with the library's default name, carries the session; got {:?}",
-                reply.request, cookie.raw
+                reply.request,
+                cookie.raw
             );
         }
         let [cookie] = cookies.as_slice() else {

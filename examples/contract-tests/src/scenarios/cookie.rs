@@ -18,11 +18,32 @@ pub async fn cookie_attributes(env: Env) {
     assert_max_age_within(&reply, 95..=100);
 }
 
-/// With `--secure-cookies` every session cookie, its expiry included, carries `Secure`.
+/// With `--secure-cookies` every session cookie, its expiry included, carries `Secure`, and is
+/// named `__Host-session`; a cookie named `session` is then no session.
 pub async fn secure_cookies_flag(env: Env) {
     let app = env.launch().args(["--secure-cookies"]).start();
     let mut user = Browser::new().expecting_secure();
     assert_eq!(user.visits(&app).await, 1);
+    // Only the `__Host-` name is read: the same value under the plain name (as a sibling
+    // subdomain could set it) is no session.
+    let value = user.cookie().expect("a session cookie").to_owned();
+    let mut planted = Browser::with_cookie(value)
+        .expecting_secure()
+        .sending_cookie_as(crate::browser::COOKIE_NAME);
+    assert_eq!(
+        planted
+            .get(&app, "/visits")
+            .await
+            .session_cookie()
+            .map(|cookie| cookie.name),
+        Some(crate::browser::SECURE_COOKIE_NAME.to_owned()),
+        "a cookie named `session` must not reach a `__Host-session` app's session"
+    );
+    assert_eq!(
+        user.visits(&app).await,
+        2,
+        "the planted cookie changed nothing"
+    );
     user.login(&app, "alice").await;
     let token = user.xsrf(&app).await;
     user.post_form(&app, "/logout", &[("_xsrf", &token)])
