@@ -5,9 +5,11 @@
 //! The names are listed in the crate docs; keep them in step.
 
 use std::future::Future;
-use std::time::Instant;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::error::{Error, StoreError};
+use crate::error::{Error, ErrorKind, StoreError};
 
 /// Sessions loaded, by `outcome`: `found`, `missing` (no record), `expired`
 /// (past the absolute timeout, refused without a store call) or `refused` (a
@@ -67,14 +69,80 @@ pub(crate) async fn timed<T>(
 }
 
 /// The one log event and count of a failure that fails a request: the same
-/// fields whatever the framework.
+/// fields whatever the framework. Every failure is counted; the log line of
+/// each kind is written at most about once a second, with the number of lines
+/// held back since, so an outage cannot flood the log.
 pub(crate) fn failed(error: &Error, during: &'static str) {
     let kind = error.kind();
     metrics::counter!(FAILURES, "kind" => kind.as_str()).increment(1);
+    let throttle = match kind {
+        ErrorKind::Unavailable => &THROTTLES[0],
+        ErrorKind::Internal => &THROTTLES[1],
+    };
+    let Some(held_back) = throttle.admit() else {
+        return;
+    };
     tracing::error!(
         error = error as &(dyn std::error::Error + 'static),
         kind = kind.as_str(),
         during,
+        held_back,
         "session {during} failed"
     );
+}
+
+/// How often one kind of failure is logged at most.
+const LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+static THROTTLES: [Throttle; 2] = [Throttle::new(), Throttle::new()];
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Lets one event through per [`LOG_INTERVAL`] and counts the rest.
+struct Throttle {
+    /// Milliseconds since [`EPOCH`] before which events are held back.
+    next_ms: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl Throttle {
+    const fn new() -> Self {
+        Self {
+            next_ms: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(events held back since the last one let through)`, or `None` to
+    /// hold this one back.
+    fn admit(&self) -> Option<u64> {
+        let now = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        let interval = u64::try_from(LOG_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if now >= next
+            && self
+                .next_ms
+                .compare_exchange(next, now + interval, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Some(self.held_back.swap(0, Ordering::Relaxed));
+        }
+        self.held_back.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_logged_once_with_the_count_held_back() {
+        let throttle = Throttle::new();
+        assert_eq!(throttle.admit(), Some(0));
+        for _ in 0..1000 {
+            assert_eq!(throttle.admit(), None);
+        }
+        throttle.next_ms.store(0, Ordering::Relaxed); // a second later
+        assert_eq!(throttle.admit(), Some(1000));
+    }
 }
