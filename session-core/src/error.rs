@@ -220,9 +220,9 @@ pub enum ConfigError {
         /// The smallest accepted.
         min: usize,
     },
-    /// The contention budget is zero, which would fail every conflicting save.
-    #[error("the contention budget must be more than zero")]
-    ContentionBudget,
+    /// The store or contention budget is zero, which would fail every call.
+    #[error("the store and contention budgets must be more than zero")]
+    Budget,
     /// The login URL cannot be a `Location` header.
     #[error("the login URL {url:?} must be a non-empty path or URL of visible ASCII")]
     LoginUrl {

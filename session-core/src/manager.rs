@@ -28,6 +28,8 @@ const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 const DEFAULT_MAX_RECORD_BYTES: usize = 1_000_000;
 /// How long a write retries after conflicting with other processes' writes.
 const DEFAULT_CONTENTION_BUDGET: Duration = Duration::from_secs(2);
+/// How long one request may spend in the store in all.
+const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(2);
 /// The longest timeout accepted: browsers cap a cookie's lifetime at 400 days,
 /// and longer values only overflow time arithmetic in stores.
 const MAX_TIMEOUT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
@@ -47,6 +49,7 @@ pub(crate) struct Config {
     pub(crate) absolute_timeout: Duration,
     pub(crate) max_record_bytes: usize,
     pub(crate) contention_budget: Duration,
+    pub(crate) store_budget: Duration,
     pub(crate) committer: Committer,
     pub(crate) login: LoginPolicy,
     unavailable_reply: Arc<ErrorReply>,
@@ -105,6 +108,7 @@ impl SessionManager {
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             contention_budget: DEFAULT_CONTENTION_BUDGET,
+            store_budget: DEFAULT_STORE_BUDGET,
             login: LoginPolicy::default(),
             unavailable_reply: ErrorReply::default_for(ErrorKind::Unavailable),
             internal_reply: ErrorReply::default_for(ErrorKind::Internal),
@@ -215,6 +219,7 @@ pub struct SessionManagerBuilder {
     absolute_timeout: Duration,
     max_record_bytes: usize,
     contention_budget: Duration,
+    store_budget: Duration,
     login: LoginPolicy,
     unavailable_reply: ErrorReply,
     internal_reply: ErrorReply,
@@ -311,6 +316,17 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// How long one request may spend in the store in all (default 2 s),
+    /// counted from its first store call. Each call gets the time that
+    /// remains as its deadline; a call that misses it counts as the store
+    /// being unavailable (503), so a slow store cannot hold requests for
+    /// long. A write in flight at the deadline still completes or fails as a
+    /// unit; the request just stops waiting for it.
+    pub fn store_budget(mut self, budget: Duration) -> Self {
+        self.store_budget = budget;
+        self
+    }
+
     /// Where a login-required page sends anonymous visitors (default
     /// `/login`); the page they asked for is appended as `next`. A path or an
     /// absolute URL of visible ASCII, checked by [`build`](Self::build).
@@ -376,8 +392,8 @@ impl SessionManagerBuilder {
                 min: MIN_RECORD_LIMIT,
             });
         }
-        if self.contention_budget.is_zero() {
-            return Err(ConfigError::ContentionBudget);
+        if self.contention_budget.is_zero() || self.store_budget.is_zero() {
+            return Err(ConfigError::Budget);
         }
         self.login.check()?;
         for (kind, reply) in [
@@ -398,6 +414,7 @@ impl SessionManagerBuilder {
                 absolute_timeout: self.absolute_timeout,
                 max_record_bytes: self.max_record_bytes,
                 contention_budget: self.contention_budget,
+                store_budget: self.store_budget,
                 committer: Committer::default(),
                 login: self.login,
                 unavailable_reply: Arc::new(self.unavailable_reply),

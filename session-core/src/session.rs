@@ -8,6 +8,7 @@ mod persist;
 pub(crate) use commit::Committer;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -106,6 +107,8 @@ struct State {
     /// The wall clock, read once per request when first needed, so every
     /// expiry decision of the request agrees.
     now_ms: Option<u64>,
+    /// When the request's store budget runs out, from its first store call.
+    deadline: Option<Instant>,
     loaded: bool,
     stored: Option<Stored>,
     /// Creation time, CSRF token and data: what gets sealed and stored.
@@ -128,6 +131,12 @@ impl State {
     /// The request's time, in milliseconds since the Unix epoch.
     fn now_ms(&mut self) -> u64 {
         *self.now_ms.get_or_insert_with(expiry::now_ms)
+    }
+
+    /// The end of the request's store budget, which starts with its first
+    /// store call.
+    fn deadline(&mut self, budget: Duration) -> Instant {
+        *self.deadline.get_or_insert_with(|| Instant::now() + budget)
     }
 
     /// The cookie's session, verified on the first call.
@@ -182,6 +191,7 @@ impl Session {
             had_cookie: candidates.present,
             incoming: Incoming::Unverified(candidates),
             now_ms: None,
+            deadline: None,
             loaded: false,
             stored: None,
             record: Record::new(0),
@@ -477,7 +487,8 @@ impl Session {
                 .map(|incoming| incoming.id.store_key(namespace))
         };
         if let Some(key) = key {
-            if let Err(error) = self.delete_record(&key).await {
+            let deadline = state.deadline(self.inner.config.store_budget);
+            if let Err(error) = self.delete_record(&key, deadline).await {
                 return Err(state.fail(error.into(), "logout"));
             }
             telemetry::count(telemetry::DESTROYED);

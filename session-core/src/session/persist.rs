@@ -2,8 +2,9 @@
 //! (through the session's commit queue, see [`commit`](super::commit)), new
 //! IDs and rotation.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -49,7 +50,13 @@ impl Session {
         // anything this process committed before.
         let queue = config.committer.queue(&key);
         let generation = queue.generation();
-        let loaded = timed("load_and_touch", config.store.load_and_touch(&key, ttl)).await?;
+        let deadline = state.deadline(config.store_budget);
+        let loaded = within(
+            deadline,
+            "load_and_touch",
+            config.store.load_and_touch(&key, ttl),
+        )
+        .await?;
         state.reset();
         let Some(loaded) = loaded else {
             telemetry::loaded(LoadOutcome::Missing);
@@ -115,7 +122,8 @@ impl Session {
             state.mark_saved();
             return Ok(());
         }
-        let stored = self.claim_new_id(&state.record, ttl).await?;
+        let deadline = state.deadline(self.inner.config.store_budget);
+        let stored = self.claim_new_id(&state.record, ttl, deadline).await?;
         telemetry::count(telemetry::CREATED);
         state.stored = Some(stored);
         state.mark_saved();
@@ -174,7 +182,8 @@ impl Session {
         let Some(ttl) = expiry::ttl(&self.inner.config, record.created_at_ms, now) else {
             return Err(Error::Ended);
         };
-        let stored = self.claim_new_id(&record, ttl).await?;
+        let deadline = state.deadline(self.inner.config.store_budget);
+        let stored = self.claim_new_id(&record, ttl, deadline).await?;
         telemetry::count(telemetry::CREATED);
         record.data.mark_saved();
         state.record.data.rebase_onto(record.data);
@@ -197,6 +206,7 @@ impl Session {
             Write::EndOfRequest => true,
             Write::Transaction { offer_base } => offer_base,
         };
+        let deadline = state.deadline(self.inner.config.store_budget);
         let Some(stored) = state.stored.as_ref() else {
             return Ok(());
         };
@@ -212,7 +222,12 @@ impl Session {
         stored
             .queue
             .submit(&self.inner.config, base, Box::new(Notified { job, sender }));
-        let outcome = receiver.await.map_err(|_| task_gone())?;
+        // Past the budget the request answers 503; the commit itself goes on
+        // (its outcome is unknown to this request, so it is never retried).
+        let outcome = match tokio::time::timeout_at(deadline.into(), receiver).await {
+            Ok(outcome) => outcome.map_err(|_| task_gone())?,
+            Err(_) => return Err(over_budget().into()),
+        };
         match outcome {
             Outcome::Committed(committed, generation) => {
                 if let Some(stored) = state.stored.as_mut() {
@@ -239,9 +254,14 @@ impl Session {
 
     /// The rotation itself: catch up with the stored record, claim a new ID
     /// with the data, delete the old record.
+    ///
+    /// The deadline may cut it short at any call, and that leaves no half
+    /// rotation behind: the login data lives only in the new record, and a
+    /// new record claimed without the old one deleted is deleted again.
     pub(super) async fn move_to_new_id(&self, state: &mut State, old: Stored) -> Result<(), Error> {
         let config = &self.inner.config;
-        let latest = timed("load", config.store.load(&old.key)).await?;
+        let deadline = state.deadline(config.store_budget);
+        let latest = within(deadline, "load", config.store.load(&old.key)).await?;
         let Some((record, _)) =
             latest.and_then(|loaded| open_record(config, &old.key, loaded.bytes))
         else {
@@ -257,15 +277,20 @@ impl Session {
             state.reset();
             return Ok(());
         };
-        let new = self.claim_new_id(&state.record, ttl).await?;
-        if !self.delete_record(&old.key).await? {
-            // A concurrent logout or rotation deleted it first: that one wins,
-            // and the copy just claimed must not outlive it.
-            if let Err(error) = self.delete_record(&new.key).await {
-                tracing::warn!(%error, "could not delete an abandoned rotated session record");
+        let new = self.claim_new_id(&state.record, ttl, deadline).await?;
+        match self.delete_record(&old.key, deadline).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // A concurrent logout or rotation deleted it first: that one
+                // wins, and the copy just claimed must not outlive it.
+                self.abandon(new.key);
+                drop_changes(state);
+                return Ok(());
             }
-            drop_changes(state);
-            return Ok(());
+            Err(error) => {
+                self.abandon(new.key);
+                return Err(error.into());
+            }
         }
         telemetry::count(telemetry::ROTATED);
         state.stored = Some(new);
@@ -275,12 +300,32 @@ impl Session {
     }
 
     /// Deletes the record at `key`; answers whether it existed.
-    pub(super) async fn delete_record(&self, key: &str) -> Result<bool, StoreError> {
-        timed("delete", self.inner.config.store.delete(key)).await
+    pub(super) async fn delete_record(
+        &self,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<bool, StoreError> {
+        within(deadline, "delete", self.inner.config.store.delete(key)).await
+    }
+
+    /// Deletes a record claimed for a rotation that did not complete, in a
+    /// task of its own that no request deadline cuts short.
+    fn abandon(&self, key: String) {
+        let config = Arc::clone(&self.inner.config);
+        tokio::spawn(async move {
+            if let Err(error) = timed("delete", config.store.delete(&key)).await {
+                tracing::warn!(%error, "could not delete an abandoned rotated session record");
+            }
+        });
     }
 
     /// Writes `record` under a new random ID, never overwriting.
-    async fn claim_new_id(&self, record: &Record, ttl: Duration) -> Result<Stored, Error> {
+    async fn claim_new_id(
+        &self,
+        record: &Record,
+        ttl: Duration,
+        deadline: Instant,
+    ) -> Result<Stored, Error> {
         let config = &self.inner.config;
         for _ in 0..ID_CLAIM_ATTEMPTS {
             let id = SessionId::generate();
@@ -288,7 +333,8 @@ impl Session {
             let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
             let queue = config.committer.queue(&key);
             let generation = queue.generation();
-            if let Some(version) = timed("create", config.store.create(&key, &sealed, ttl)).await? {
+            let created = within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
+            if let Some(version) = created {
                 return Ok(Stored {
                     id,
                     key,
@@ -316,6 +362,22 @@ enum Write {
     /// A transaction's own changes. The request's record may serve as the
     /// starting point only while it holds no pending change of its own.
     Transaction { offer_base: bool },
+}
+
+/// Runs one store call within the request's budget; a call still running at
+/// the deadline is cancelled and counts as the store being unavailable.
+async fn within<T>(
+    deadline: Instant,
+    op: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout_at(deadline.into(), timed(op, call))
+        .await
+        .unwrap_or_else(|_| Err(over_budget()))
+}
+
+fn over_budget() -> StoreError {
+    StoreError::unavailable("the request's store budget ran out")
 }
 
 fn task_gone() -> Error {

@@ -1,0 +1,133 @@
+//! The store budget: a request's store calls share one deadline, a call that
+//! misses it is "unavailable", and a rotation cut short leaves no half of it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use session_core::{
+    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, Store, StoreError, Version,
+    async_trait,
+};
+
+/// A memory store whose every call first waits `delay_ms`.
+#[derive(Debug, Default)]
+struct Slow {
+    inner: MemoryStore,
+    delay_ms: AtomicU64,
+}
+
+impl Slow {
+    async fn wait(&self) {
+        let delay = Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[async_trait]
+impl Store for Slow {
+    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
+        self.wait().await;
+        self.inner.load(key).await
+    }
+    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
+        self.wait().await;
+        self.inner.load_and_touch(key, ttl).await
+    }
+    async fn create(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<Option<Version>, StoreError> {
+        self.wait().await;
+        self.inner.create(key, value, ttl).await
+    }
+    async fn save(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        expected: Option<Version>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.wait().await;
+        self.inner.save(key, value, ttl, expected).await
+    }
+    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.wait().await;
+        self.inner.touch(key, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.wait().await;
+        self.inner.delete(key).await
+    }
+    fn supports_compare_and_set(&self) -> bool {
+        true
+    }
+}
+
+const BUDGET: Duration = Duration::from_millis(1000);
+
+fn manager(store: &Arc<Slow>) -> SessionManager {
+    SessionManager::builder(Arc::clone(store), KeyRing::generate())
+        .store_budget(BUDGET)
+        .build()
+        .expect("valid configuration")
+}
+
+async fn stored_session(manager: &SessionManager) -> String {
+    let session = manager.start([]);
+    session.insert("visits", &1u64).await.expect("insert");
+    let end = manager.finish(&session, 200).await;
+    let cookie = end.set_cookie().expect("a new session sets a cookie");
+    format!("{}={}", cookie.name(), cookie.value())
+}
+
+#[tokio::test]
+async fn a_slow_store_fails_the_request_within_its_budget() {
+    let store = Arc::new(Slow::default());
+    let manager = manager(&store);
+    let cookie = stored_session(&manager).await;
+    // A login's four calls would take 1.2 s: the load, the rotation's
+    // catch-up load and its claim of the new ID fit in the budget, the delete
+    // of the old ID does not.
+    store.delay_ms.store(300, Ordering::SeqCst);
+    let started = Instant::now();
+    let session = manager.start([cookie.as_bytes()]);
+    let login = session.login("alice").await;
+    let end = manager.finish(&session, 200).await;
+    let elapsed = started.elapsed();
+    let error = login.expect_err("the budget ran out");
+    assert!(error.is_unavailable(), "{error}");
+    assert_eq!(end.error_reply().map(|reply| reply.status()), Some(503));
+    assert!(end.set_cookie().is_none(), "no new cookie for a failed login");
+    assert!(
+        elapsed < BUDGET + Duration::from_millis(300),
+        "answered after {elapsed:?}"
+    );
+
+    // Nothing half done: the old session is still there, without the login,
+    // and no other record holds it.
+    store.delay_ms.store(0, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await; // the abandoned claim's clean-up
+    let again = manager.start([cookie.as_bytes()]);
+    assert_eq!(again.get::<u64>("visits").await.expect("load"), Some(1));
+    assert_eq!(again.current_user::<String>().await.expect("load"), None);
+    assert_eq!(store.inner.entry_count(), 1, "the abandoned rotation left a record");
+}
+
+#[tokio::test]
+async fn the_budget_is_shared_by_the_calls_of_one_request() {
+    let store = Arc::new(Slow::default());
+    let manager = manager(&store);
+    let cookie = stored_session(&manager).await;
+    store.delay_ms.store(600, Ordering::SeqCst);
+    let session = manager.start([cookie.as_bytes()]);
+    session.get::<u64>("visits").await.expect("one call fits");
+    session.insert("more", &1).await.expect("no call");
+    let started = Instant::now();
+    // The save would end at 1.2 s: it misses the deadline at 1 s.
+    let end = manager.finish(&session, 200).await;
+    assert_eq!(end.error_reply().map(|reply| reply.status()), Some(503));
+    assert!(started.elapsed() < Duration::from_millis(700));
+}
