@@ -10,7 +10,11 @@ use crate::{seal, signing};
 /// Signs a fresh ID and verifies the result; answers whether it verified.
 pub fn sign_and_verify(keys: &KeyRing) -> bool {
     let id = SessionId::generate();
-    signing::verify(keys, &signing::sign(keys, &id, 1_700_000_000_000)).is_ok()
+    signing::verify(
+        keys,
+        &signing::sign(keys, &id, 1_700_000_000_000, Default::default()),
+    )
+    .is_ok()
 }
 
 /// A record of `fields` short string values, encoded.
@@ -22,7 +26,6 @@ pub fn encoded_record(fields: usize) -> Vec<u8> {
     }
     codec::encode(&Record {
         created_at_ms: 1_700_000_000_000,
-        csrf: Some([7; 32]),
         data,
     })
 }

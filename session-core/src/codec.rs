@@ -13,13 +13,16 @@ use serde_bytes::ByteBuf;
 use crate::data::SessionData;
 
 const RECORD_V1: u8 = 1;
+/// The whole plaintext of a tombstone: the record of a session that ended
+/// while a cookie naming it without a record could still be presented. It
+/// keeps that ID from being claimed again.
+pub(crate) const TOMBSTONE: &[u8] = &[0xff];
 
-/// A session as stored: creation time, CSRF token, values.
+/// A session as stored: creation time and values.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Record {
     /// Milliseconds since the Unix epoch; the absolute timeout counts from here.
     pub(crate) created_at_ms: u64,
-    pub(crate) csrf: Option<[u8; 32]>,
     pub(crate) data: SessionData,
 }
 
@@ -28,7 +31,6 @@ impl Record {
     pub(crate) fn new(created_at_ms: u64) -> Self {
         Self {
             created_at_ms,
-            csrf: None,
             data: SessionData::new(),
         }
     }
@@ -37,6 +39,8 @@ impl Record {
 #[derive(Serialize)]
 struct WireRef<'a> {
     created_at_ms: u64,
+    /// Unused since CSRF tokens are derived from the session ID; written as
+    /// nil so the layout stays the same.
     csrf: Option<&'a serde_bytes::Bytes>,
     entries: &'a BTreeMap<String, ByteBuf>,
 }
@@ -44,7 +48,8 @@ struct WireRef<'a> {
 #[derive(Deserialize)]
 struct Wire {
     created_at_ms: u64,
-    csrf: Option<ByteBuf>,
+    #[serde(rename = "csrf")]
+    _csrf: Option<ByteBuf>,
     entries: BTreeMap<String, ByteBuf>,
 }
 
@@ -57,8 +62,6 @@ pub(crate) enum DecodeError {
     UnknownVersion(u8),
     #[error("malformed record: {0}")]
     Malformed(#[from] rmp_serde::decode::Error),
-    #[error("malformed CSRF token")]
-    Csrf,
 }
 
 /// The record's encoding as a new buffer.
@@ -85,10 +88,7 @@ pub(crate) fn encoded_len_hint(record: &Record) -> usize {
 pub(crate) fn encode_into(record: &Record, bytes: &mut Vec<u8>) {
     let wire = WireRef {
         created_at_ms: record.created_at_ms,
-        csrf: record
-            .csrf
-            .as_ref()
-            .map(|token| serde_bytes::Bytes::new(token)),
+        csrf: None,
         entries: &record.data.entries,
     };
     bytes.push(RECORD_V1);
@@ -102,13 +102,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         return Err(DecodeError::UnknownVersion(version));
     }
     let wire: Wire = rmp_serde::from_slice(body)?;
-    let csrf = wire
-        .csrf
-        .map(|token| <[u8; 32]>::try_from(token.as_slice()).map_err(|_| DecodeError::Csrf))
-        .transpose()?;
     Ok(Record {
         created_at_ms: wire.created_at_ms,
-        csrf,
         data: SessionData::from_entries(wire.entries),
     })
 }
@@ -122,7 +117,6 @@ mod tests {
     fn unknown_versions_and_junk_are_rejected() {
         let record = Record {
             created_at_ms: 5,
-            csrf: None,
             data: SessionData::new(),
         };
         let mut bytes = encode(&record);
@@ -143,7 +137,6 @@ mod tests {
         #[test]
         fn records_round_trip(
             created_at_ms in any::<u64>(),
-            csrf in proptest::option::of(proptest::array::uniform32(any::<u8>())),
             values in proptest::collection::btree_map(".{0,20}", any::<(i64, String, Vec<u8>)>(), 0..10),
         ) {
             let mut data = SessionData::new();
@@ -151,7 +144,7 @@ mod tests {
                 data.insert(key, value).expect("serializable");
             }
             data.mark_saved();
-            let record = Record { created_at_ms, csrf, data };
+            let record = Record { created_at_ms, data };
             let decoded = decode(&encode(&record)).expect("decodes");
             for (key, value) in &values {
                 prop_assert_eq!(decoded.data.get::<(i64, String, Vec<u8>)>(key).expect("typed"), Some(value.clone()));

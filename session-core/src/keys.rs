@@ -24,6 +24,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 const SIGNING_LABEL: &[u8] = b"session-core/v1/cookie-signing";
 const SEALING_LABEL: &[u8] = b"session-core/v1/record-sealing";
 const KEY_ID_LABEL: &[u8] = b"session-core/v1/key-id";
+const CSRF_LABEL: &[u8] = b"session-core/v1/csrf-token";
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -33,6 +34,9 @@ pub(crate) struct DerivedKeys {
     /// An HMAC keyed once; cloning it is cheaper than keying again per cookie.
     pub(crate) signing: HmacSha256,
     pub(crate) sealing: XChaCha20Poly1305,
+    /// Derives a session's CSRF token from its ID, so the token needs no
+    /// storage.
+    pub(crate) csrf: HmacSha256,
     /// Names the key in sealed records so opening tries the right one first.
     pub(crate) id: [u8; 4],
 }
@@ -42,10 +46,12 @@ impl DerivedKeys {
         let hkdf = Hkdf::<Sha256>::new(None, secret);
         let mut signing = [0u8; 32];
         let mut sealing = [0u8; 32];
+        let mut csrf = [0u8; 32];
         let mut id = [0u8; 4];
         for (label, out) in [
             (SIGNING_LABEL, &mut signing[..]),
             (SEALING_LABEL, &mut sealing[..]),
+            (CSRF_LABEL, &mut csrf[..]),
             (KEY_ID_LABEL, &mut id[..]),
         ] {
             hkdf.expand(label, out)
@@ -55,6 +61,8 @@ impl DerivedKeys {
             signing: <HmacSha256 as KeyInit>::new_from_slice(&signing)
                 .expect("HMAC takes keys of any length"),
             sealing: XChaCha20Poly1305::new(&sealing.into()),
+            csrf: <HmacSha256 as KeyInit>::new_from_slice(&csrf)
+                .expect("HMAC takes keys of any length"),
             id,
         }
     }

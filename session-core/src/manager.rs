@@ -22,6 +22,8 @@ pub const DEFAULT_COOKIE_NAME: &str = "session";
 pub const HOST_COOKIE_NAME: &str = "__Host-session";
 const DEFAULT_NAMESPACE: &str = "session:";
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Anonymous sessions are cheap to make, so an unused one goes sooner.
+const DEFAULT_ANONYMOUS_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 /// memcached's default item limit is 1 MiB including its item header; this
 /// leaves room for the header and the key.
@@ -46,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) cookie: Arc<CookieAttributes>,
     pub(crate) namespace: String,
     pub(crate) idle_timeout: Duration,
+    pub(crate) anonymous_idle_timeout: Duration,
     pub(crate) absolute_timeout: Duration,
     pub(crate) max_record_bytes: usize,
     pub(crate) contention_budget: Duration,
@@ -105,6 +108,7 @@ impl SessionManager {
             },
             namespace: DEFAULT_NAMESPACE.to_owned(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            anonymous_idle_timeout: DEFAULT_ANONYMOUS_IDLE_TIMEOUT,
             absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             contention_budget: DEFAULT_CONTENTION_BUDGET,
@@ -216,6 +220,7 @@ pub struct SessionManagerBuilder {
     cookie: CookieAttributes,
     namespace: String,
     idle_timeout: Duration,
+    anonymous_idle_timeout: Duration,
     absolute_timeout: Duration,
     max_record_bytes: usize,
     contention_budget: Duration,
@@ -288,6 +293,17 @@ impl SessionManagerBuilder {
     /// that loads the session pushes it forward. From one second to 400 days.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// A session without a logged-in user expires after this long unused
+    /// (default 10 minutes; never longer than the
+    /// [idle timeout](Self::idle_timeout)). A cookie for a session that holds
+    /// nothing yet, and so has no record, is valid this long from its
+    /// creation. Short, so a flood of anonymous visits cannot crowd out real
+    /// sessions.
+    pub fn anonymous_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.anonymous_idle_timeout = timeout;
         self
     }
 
@@ -380,6 +396,7 @@ impl SessionManagerBuilder {
         let timeouts = Duration::from_secs(1)..=MAX_TIMEOUT;
         for (name, value) in [
             ("idle", self.idle_timeout),
+            ("anonymous idle", self.anonymous_idle_timeout),
             ("absolute", self.absolute_timeout),
         ] {
             if !timeouts.contains(&value) {
@@ -411,6 +428,7 @@ impl SessionManagerBuilder {
                 cookie: Arc::new(self.cookie),
                 namespace: self.namespace,
                 idle_timeout: self.idle_timeout,
+                anonymous_idle_timeout: self.anonymous_idle_timeout,
                 absolute_timeout: self.absolute_timeout,
                 max_record_bytes: self.max_record_bytes,
                 contention_budget: self.contention_budget,
@@ -446,14 +464,14 @@ impl SessionManagerBuilder {
                 "it must start with '/' and hold no ';' or control characters",
             );
         }
-        if let Some(domain) = cookie.domain.as_deref() {
-            if domain.is_empty() || !cookie::is_valid_attribute(domain) {
-                return invalid(
-                    "domain",
-                    domain,
-                    "it must be non-empty and hold no ';' or control characters",
-                );
-            }
+        if let Some(domain) = cookie.domain.as_deref()
+            && (domain.is_empty() || !cookie::is_valid_attribute(domain))
+        {
+            return invalid(
+                "domain",
+                domain,
+                "it must be non-empty and hold no ';' or control characters",
+            );
         }
         let host_only = cookie.secure && cookie.path == "/" && cookie.domain.is_none();
         if cookie.name.starts_with("__Host-") && !host_only {

@@ -12,20 +12,20 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::codec::Record;
 use crate::cookie::SetCookie;
 use crate::data::SessionData;
 use crate::error::{Error, ErrorKind};
-use crate::id::{SessionId, random_bytes};
+use crate::id::SessionId;
 use crate::keys::KeyRing;
 use crate::lifecycle::RequestEnd;
 use crate::manager::Config;
-use crate::signing::{self, Candidates, Verified};
+use crate::signing::{self, Candidates, Flags, Verified};
 use crate::store::Version;
 use crate::telemetry;
 
@@ -79,8 +79,9 @@ struct Stored {
 }
 
 /// The request's session cookie: kept raw until first needed, then verified
-/// once.
+/// once. Both variants live inline in the session's one allocation.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Incoming {
     Unverified(Candidates),
     Verified(Option<Verified>),
@@ -111,9 +112,14 @@ struct State {
     deadline: Option<Instant>,
     loaded: bool,
     stored: Option<Stored>,
-    /// Creation time, CSRF token and data: what gets sealed and stored.
+    /// The ID of a session that has no record yet.
+    unstored: Option<Unstored>,
+    /// The flags of the cookie the session came with, when it was adopted.
+    incoming_flags: Option<Flags>,
+    /// A cookie without a record was issued for the stored session's ID.
+    announced: bool,
+    /// Creation time and data: what gets sealed and stored.
     record: Record,
-    csrf_changed: bool,
     /// The record was sealed by an older key: save it under the current one.
     reseal: bool,
     cookie: CookieAction,
@@ -125,7 +131,25 @@ struct State {
 
 impl State {
     fn is_modified(&self) -> bool {
-        self.record.data.is_modified() || self.csrf_changed || self.reseal
+        self.record.data.is_modified() || self.reseal
+    }
+
+    /// The session's ID, stored or not; a new session gets one here (and its
+    /// cookie, which the client needs from now on).
+    fn id(&mut self) -> SessionId {
+        if let Some(stored) = &self.stored {
+            return stored.id;
+        }
+        if let Some(unstored) = &self.unstored {
+            return unstored.id;
+        }
+        let id = SessionId::generate();
+        self.unstored = Some(Unstored {
+            id,
+            from_cookie: false,
+        });
+        self.cookie = CookieAction::Send;
+        id
     }
 
     /// The request's time, in milliseconds since the Unix epoch.
@@ -155,16 +179,17 @@ impl State {
     fn reset(&mut self) {
         self.loaded = true;
         self.stored = None;
+        self.unstored = None;
+        self.incoming_flags = None;
+        self.announced = false;
         let now = self.now_ms();
         self.record = Record::new(now);
-        self.csrf_changed = false;
         self.reseal = false;
         self.cookie = CookieAction::Keep;
     }
 
     fn mark_saved(&mut self) {
         self.record.data.mark_saved();
-        self.csrf_changed = false;
         self.reseal = false;
     }
 
@@ -176,13 +201,16 @@ impl State {
         }
         error
     }
+}
 
-    fn replace_csrf(&mut self) {
-        if self.record.csrf.is_some() {
-            self.record.csrf = Some(random_bytes());
-            self.csrf_changed = true;
-        }
-    }
+/// A session without a record: its ID is known (the client may hold a cookie
+/// for it), nothing is stored under it yet.
+#[derive(Debug, Clone, Copy)]
+struct Unstored {
+    id: SessionId,
+    /// The ID came from the client's cookie, so a concurrent request with the
+    /// same cookie may have stored the session meanwhile.
+    from_cookie: bool,
 }
 
 impl Session {
@@ -194,8 +222,10 @@ impl Session {
             deadline: None,
             loaded: false,
             stored: None,
+            unstored: None,
+            incoming_flags: None,
+            announced: false,
             record: Record::new(0),
-            csrf_changed: false,
             reseal: false,
             cookie: CookieAction::Keep,
             failure: None,
@@ -295,9 +325,15 @@ impl Session {
         Ok(f(&mut state.record.data))
     }
 
-    /// The session's CSRF token, created on first use. Put it in forms and
-    /// check it with [`verify_csrf`](Session::verify_csrf). The response is
-    /// marked `Cache-Control: no-store`, since it shows the token.
+    /// The session's CSRF token. Put it in forms and check it with
+    /// [`verify_csrf`](Session::verify_csrf). The response is marked
+    /// `Cache-Control: no-store`, since it shows the token.
+    ///
+    /// The token is an HMAC of the session ID under a key derived for this
+    /// purpose, so it needs no storage: a visitor who only opens a form costs
+    /// no store write. It stays the same when the session is first stored,
+    /// changes when the ID rotates ([`cycle_id`](Session::cycle_id), login),
+    /// and verifies under every key of the ring.
     ///
     /// # Errors
     ///
@@ -305,36 +341,36 @@ impl Session {
     pub async fn csrf_token(&self) -> Result<String, Error> {
         let mut state = self.loaded_state().await?;
         state.private = true;
-        let token = match state.record.csrf {
-            Some(token) => token,
-            None => {
-                let token = random_bytes();
-                state.record.csrf = Some(token);
-                state.csrf_changed = true;
-                token
-            }
-        };
-        Ok(URL_SAFE_NO_PAD.encode(token))
+        let id = state.id();
+        let mut mac = self.inner.config.keys.current().csrf.clone();
+        mac.update(&id.0);
+        Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
-    /// Whether `candidate` is this session's CSRF token, compared in constant
-    /// time. A session without a token matches nothing.
+    /// Whether `candidate` is this session's CSRF token (under any key of the
+    /// ring), compared in constant time. A session that has no ID yet matches
+    /// nothing.
     ///
     /// # Errors
     ///
     /// A store error when the record could not be loaded.
     pub async fn verify_csrf(&self, candidate: &str) -> Result<bool, Error> {
         let state = self.loaded_state().await?;
-        let Some(token) = state.record.csrf else {
-            return Ok(false);
+        let id = match (&state.stored, &state.unstored) {
+            (Some(stored), _) => stored.id,
+            (None, Some(unstored)) => unstored.id,
+            (None, None) => return Ok(false),
         };
         let mut decoded = [0u8; 33];
-        Ok(
-            match URL_SAFE_NO_PAD.decode_slice(candidate, &mut decoded) {
-                Ok(32) => bool::from(decoded[..32].ct_eq(&token)),
-                _ => false,
-            },
-        )
+        let Ok(32) = URL_SAFE_NO_PAD.decode_slice(candidate, &mut decoded) else {
+            return Ok(false);
+        };
+        Ok(self.inner.config.keys.all().any(|(_, key)| {
+            let mut mac = key.csrf.clone();
+            mac.update(&id.0);
+            // `verify_slice` compares in constant time.
+            mac.verify_slice(&decoded[..32]).is_ok()
+        }))
     }
 
     /// Read-modify-write without lost updates: runs `f` on the session's data
@@ -478,17 +514,23 @@ impl Session {
     /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.inner.state.lock().await;
-        let key = if state.loaded {
-            state.stored.as_ref().map(|stored| stored.key.clone())
+        let ended = if state.loaded {
+            let created = state.record.created_at_ms;
+            match (&state.stored, &state.unstored) {
+                (Some(stored), _) => Some((stored.id, created, state.announced)),
+                (None, Some(unstored)) => Some((unstored.id, created, unstored.from_cookie)),
+                (None, None) => None,
+            }
         } else {
-            let namespace = &self.inner.config.namespace;
-            state
-                .incoming(&self.inner.config.keys)
-                .map(|incoming| incoming.id.store_key(namespace))
+            state.incoming(&self.inner.config.keys).map(|incoming| {
+                let announced = incoming.flags.announced || !incoming.flags.stored;
+                (incoming.id, incoming.created_at_ms, announced)
+            })
         };
-        if let Some(key) = key {
-            let deadline = state.deadline(self.inner.config.store_budget);
-            if let Err(error) = self.delete_record(&key, deadline).await {
+        if let Some((id, created, announced)) = ended {
+            let key = id.store_key(&self.inner.config.namespace);
+            let ending = self.end_record(&mut state, &key, created, announced).await;
+            if let Err(error) = ending {
                 return Err(state.fail(error.into(), "logout"));
             }
             telemetry::count(telemetry::DESTROYED);
@@ -512,9 +554,12 @@ impl Session {
     }
 
     async fn rotate(&self, state: &mut State) -> Result<(), Error> {
-        state.replace_csrf();
         let Some(old) = state.stored.clone() else {
-            // Not stored yet: it gets a fresh ID when it is first saved.
+            // Not stored yet: a new unstored ID (and so a new CSRF token),
+            // claimed when the session is first saved.
+            if state.unstored.take().is_some() {
+                state.id();
+            }
             return Ok(());
         };
         let moved = self.move_to_new_id(state, old).await;
@@ -544,37 +589,62 @@ impl Session {
         let mut end = RequestEnd::default();
         if let Some(kind) = state.failure {
             end.error_reply = Some(config.error_reply(kind));
-        } else if status < 500 {
-            if let Err(error) = self.persist(&mut state).await {
-                telemetry::failed(&error, "save");
-                end.error_reply = Some(config.error_reply(error.kind()));
-            }
+        } else if status < 500
+            && let Err(error) = self.persist(&mut state).await
+        {
+            telemetry::failed(&error, "save");
+            end.error_reply = Some(config.error_reply(error.kind()));
         }
         end.private = state.private;
         end.set_cookie = self.cookie_to_send(&mut state);
         end
     }
 
-    /// The `Set-Cookie` the session's state calls for, once.
+    /// The `Set-Cookie` the session's state calls for, once. Besides a new
+    /// or rotated session, a cookie whose flags no longer match (the session
+    /// was first stored, a user logged in or out) is sent again.
     fn cookie_to_send(&self, state: &mut State) -> Option<SetCookie> {
         let config = &self.inner.config;
         let now = state.now_ms();
-        match (
-            std::mem::replace(&mut state.cookie, CookieAction::Keep),
-            &state.stored,
-        ) {
-            (CookieAction::Send, Some(stored)) => {
-                let created = state.record.created_at_ms;
-                expiry::time_left(config, created, now).map(|left| {
+        let created = state.record.created_at_ms;
+        let (id, flags) = match (&state.stored, &state.unstored) {
+            (Some(stored), _) => (
+                stored.id,
+                Flags {
+                    stored: true,
+                    logged_in: state.record.data.contains_key(&config.login.user_key),
+                    announced: state.announced,
+                },
+            ),
+            (None, Some(unstored)) => (unstored.id, Flags::default()),
+            (None, None) => {
+                return (std::mem::replace(&mut state.cookie, CookieAction::Keep)
+                    == CookieAction::Expire)
+                    .then(|| SetCookie::removal(Arc::clone(&config.cookie)));
+            }
+        };
+        let action = std::mem::replace(&mut state.cookie, CookieAction::Keep);
+        let stale = state
+            .incoming_flags
+            .is_some_and(|incoming| incoming != flags);
+        match action {
+            CookieAction::Expire => Some(SetCookie::removal(Arc::clone(&config.cookie))),
+            CookieAction::Keep if !stale => None,
+            CookieAction::Keep | CookieAction::Send => {
+                state.incoming_flags = Some(flags);
+                let left = if flags.stored {
+                    expiry::time_left(config, created, now)
+                } else {
+                    expiry::unstored_time_left(config, created, now)
+                };
+                left.map(|left| {
                     SetCookie::new(
                         Arc::clone(&config.cookie),
-                        signing::sign(&config.keys, &stored.id, created),
+                        signing::sign(&config.keys, &id, created, flags),
                         left,
                     )
                 })
             }
-            (CookieAction::Expire, _) => Some(SetCookie::removal(Arc::clone(&config.cookie))),
-            _ => None,
         }
     }
 }

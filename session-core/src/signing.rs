@@ -1,8 +1,8 @@
 //! The cookie value: a session ID, the session's creation time, and an
 //! HMAC-SHA256 tag over both.
 //!
-//! The value is the unpadded base64url encoding of `id ‖ created ‖ tag`
-//! (32 + 8 + 32 bytes, 96 characters). The tag is checked in constant time
+//! The value is the unpadded base64url encoding of `id ‖ created ‖ flags ‖
+//! tag` (32 + 8 + 1 + 32 bytes, 98 characters). The tag is checked in constant time
 //! against every key of the ring, so a client learns nothing from timing, and
 //! an old key keeps verifying until it is taken out of the ring.
 //!
@@ -19,18 +19,60 @@ use crate::id::{ID_BYTES, SessionId};
 use crate::keys::KeyRing;
 
 const TIME_BYTES: usize = 8;
+const FLAGS_BYTES: usize = 1;
 const TAG_BYTES: usize = 32;
-const SIGNED_BYTES: usize = ID_BYTES + TIME_BYTES;
+const SIGNED_BYTES: usize = ID_BYTES + TIME_BYTES + FLAGS_BYTES;
 const RAW_BYTES: usize = SIGNED_BYTES + TAG_BYTES;
 /// Length of every valid cookie value; anything else is rejected before any
 /// decoding or hashing.
-pub(crate) const COOKIE_VALUE_LEN: usize = RAW_BYTES * 4 / 3;
+pub(crate) const COOKIE_VALUE_LEN: usize = (RAW_BYTES * 4).div_ceil(3);
 
-/// Signs `id` and the session's creation time with the ring's current key.
-pub(crate) fn sign(keys: &KeyRing, id: &SessionId, created_at_ms: u64) -> String {
+/// What the cookie says about its session, signed with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Flags {
+    /// The session has a record in the store. A cookie without it names a
+    /// session that holds nothing yet: no store write was needed for it.
+    pub(crate) stored: bool,
+    /// A user is logged in, so the longer idle timeout applies.
+    pub(crate) logged_in: bool,
+    /// A cookie without `stored` was issued for this ID before it was
+    /// stored, so ending the session must keep the ID from being claimed
+    /// again.
+    pub(crate) announced: bool,
+}
+
+impl Flags {
+    const STORED: u8 = 1;
+    const LOGGED_IN: u8 = 2;
+    const ANNOUNCED: u8 = 4;
+
+    fn to_byte(self) -> u8 {
+        [
+            (self.stored, Self::STORED),
+            (self.logged_in, Self::LOGGED_IN),
+            (self.announced, Self::ANNOUNCED),
+        ]
+        .into_iter()
+        .filter(|(set, _)| *set)
+        .fold(0, |byte, (_, bit)| byte | bit)
+    }
+
+    fn from_byte(byte: u8) -> Self {
+        Self {
+            stored: byte & Self::STORED != 0,
+            logged_in: byte & Self::LOGGED_IN != 0,
+            announced: byte & Self::ANNOUNCED != 0,
+        }
+    }
+}
+
+/// Signs `id`, the session's creation time and its flags with the ring's
+/// current key.
+pub(crate) fn sign(keys: &KeyRing, id: &SessionId, created_at_ms: u64, flags: Flags) -> String {
     let mut raw = [0u8; RAW_BYTES];
     raw[..ID_BYTES].copy_from_slice(&id.0);
-    raw[ID_BYTES..SIGNED_BYTES].copy_from_slice(&created_at_ms.to_be_bytes());
+    raw[ID_BYTES..ID_BYTES + TIME_BYTES].copy_from_slice(&created_at_ms.to_be_bytes());
+    raw[ID_BYTES + TIME_BYTES] = flags.to_byte();
     let mut mac = keys.current().signing.clone();
     mac.update(&raw[..SIGNED_BYTES]);
     raw[SIGNED_BYTES..].copy_from_slice(&mac.finalize().into_bytes());
@@ -44,6 +86,7 @@ pub(crate) fn sign(keys: &KeyRing, id: &SessionId, created_at_ms: u64) -> String
 pub(crate) struct Verified {
     pub(crate) id: SessionId,
     pub(crate) created_at_ms: u64,
+    pub(crate) flags: Flags,
     pub(crate) signed_by_old_key: bool,
 }
 
@@ -135,7 +178,8 @@ pub(crate) fn verify<V: AsRef<[u8]> + ?Sized>(
         mac.update(signed);
         // `verify_slice` compares in constant time.
         if mac.verify_slice(tag).is_ok() {
-            let (id_bytes, time_bytes) = signed.split_at(ID_BYTES);
+            let (id_bytes, rest) = signed.split_at(ID_BYTES);
+            let (time_bytes, flags) = rest.split_at(TIME_BYTES);
             let mut id = SessionId([0; ID_BYTES]);
             id.0.copy_from_slice(id_bytes);
             let mut time = [0u8; TIME_BYTES];
@@ -143,6 +187,7 @@ pub(crate) fn verify<V: AsRef<[u8]> + ?Sized>(
             return Ok(Verified {
                 id,
                 created_at_ms: u64::from_be_bytes(time),
+                flags: Flags::from_byte(flags[0]),
                 signed_by_old_key: index > 0,
             });
         }
@@ -155,6 +200,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const FLAGS: Flags = Flags {
+        stored: true,
+        logged_in: false,
+        announced: true,
+    };
+
     fn ring(seed: u8) -> KeyRing {
         KeyRing::from_secrets([[seed; 32]]).expect("valid key")
     }
@@ -164,25 +215,29 @@ mod tests {
         let (old, new) = (ring(1), ring(2));
         let rotated = KeyRing::from_secrets([[2u8; 32], [1u8; 32]]).expect("valid");
         let id = SessionId::generate();
-        let value = sign(&old, &id, 42);
+        let value = sign(&old, &id, 42, FLAGS);
         assert_eq!(value.len(), COOKIE_VALUE_LEN);
         let verified = |signed_by_old_key| {
             Ok(Verified {
                 id,
                 created_at_ms: 42,
+                flags: FLAGS,
                 signed_by_old_key,
             })
         };
         assert_eq!(verify(&old, &value), verified(false));
         assert_eq!(verify(&new, &value), Err(Rejected::Signature));
         assert_eq!(verify(&rotated, &value), verified(true));
-        assert_eq!(verify(&rotated, &sign(&rotated, &id, 42)), verified(false));
+        assert_eq!(
+            verify(&rotated, &sign(&rotated, &id, 42, FLAGS)),
+            verified(false)
+        );
     }
 
     #[test]
     fn malformed_values_are_rejected() {
         let keys = ring(3);
-        let value = sign(&keys, &SessionId::generate(), 0);
+        let value = sign(&keys, &SessionId::generate(), 0, Flags::default());
         let truncated = &value[..COOKIE_VALUE_LEN - 1];
         assert_eq!(verify(&keys, truncated), Err(Rejected::Length));
         assert_eq!(verify(&keys, &format!("{value}A")), Err(Rejected::Length));
@@ -197,7 +252,7 @@ mod tests {
         #[test]
         fn any_change_to_a_value_is_rejected(pos in 0..COOKIE_VALUE_LEN, replacement in "[A-Za-z0-9_-]") {
             let keys = ring(4);
-            let value = sign(&keys, &SessionId::generate(), 1_700_000_000_000);
+            let value = sign(&keys, &SessionId::generate(), 1_700_000_000_000, FLAGS);
             let mut tampered = value.clone();
             tampered.replace_range(pos..pos + 1, &replacement);
             prop_assume!(tampered != value);
@@ -211,11 +266,19 @@ mod tests {
         }
 
         #[test]
-        fn signed_values_round_trip(bytes in proptest::array::uniform32(any::<u8>()), created_at_ms in any::<u64>()) {
+        fn signed_values_round_trip(
+            bytes in proptest::array::uniform32(any::<u8>()),
+            created_at_ms in any::<u64>(),
+            stored in any::<bool>(),
+            logged_in in any::<bool>(),
+            announced in any::<bool>(),
+        ) {
             let keys = ring(6);
             let id = SessionId(bytes);
-            let verified = verify(&keys, &sign(&keys, &id, created_at_ms)).map(|v| (v.id, v.created_at_ms));
-            prop_assert_eq!(verified, Ok((id, created_at_ms)));
+            let flags = Flags { stored, logged_in, announced };
+            let verified = verify(&keys, &sign(&keys, &id, created_at_ms, flags))
+                .map(|v| (v.id, v.created_at_ms, v.flags));
+            prop_assert_eq!(verified, Ok((id, created_at_ms, flags)));
         }
     }
 }

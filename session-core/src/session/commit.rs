@@ -261,7 +261,7 @@ async fn commit_batch(
             return Some(base);
         }
         let now = expiry::now_ms();
-        let Some(ttl) = expiry::ttl(config, record.created_at_ms, now) else {
+        let Some(ttl) = expiry::ttl(config, &record, now) else {
             return fail_all(batch, &Failure::Ended);
         };
         let sealed = match seal_record(config, key, &record) {
@@ -363,7 +363,8 @@ pub(crate) fn seal_record(config: &Config, key: &str, record: &Record) -> Result
 }
 
 /// Opens and decodes a stored record; `None` (and a warning) when it is
-/// forged, altered, moved, under a retired key, or undecodable. The flag says
+/// forged, altered, moved, under a retired key, or undecodable, and `None`
+/// for the tombstone of an ended session. The flag says
 /// whether an older key sealed it.
 pub(crate) fn open_record(config: &Config, key: &str, bytes: Vec<u8>) -> Option<(Record, bool)> {
     let opened = seal::open(&config.keys, key, bytes)
@@ -371,6 +372,10 @@ pub(crate) fn open_record(config: &Config, key: &str, bytes: Vec<u8>) -> Option<
             tracing::warn!(?error, "session record does not open; treating it as empty")
         })
         .ok()?;
+    if opened.plaintext == codec::TOMBSTONE {
+        tracing::debug!("the session ended; its ID is not claimed again");
+        return None;
+    }
     let record = codec::decode(&opened.plaintext)
         .inspect_err(
             |error| tracing::warn!(%error, "session record does not decode; treating it as empty"),

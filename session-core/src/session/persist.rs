@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::commit::{Committed, Failure, Job, Outcome, open_record, seal_record};
-use super::{CookieAction, Session, State, Stored, expiry};
-use crate::codec::Record;
+use super::{CookieAction, Session, State, Stored, Unstored, expiry};
+use crate::codec::{self, Record};
 use crate::data::{Changes, SessionData};
 use crate::error::{Error, StoreError};
 use crate::id::SessionId;
+use crate::seal;
+use crate::store::Version;
 use crate::telemetry::{self, LoadOutcome, timed};
 
 /// How many fresh IDs to try when claiming one finds it taken. With 256-bit
@@ -35,12 +37,17 @@ impl Session {
             state.reset();
             return Ok(());
         };
-        // The cookie's signed creation time: a session past its absolute
-        // timeout is refused without a store call, and a live one is kept
+        // The cookie's signed creation time and flags: a session past its
+        // absolute timeout, or a record-less one past the anonymous idle
+        // timeout, is refused without a store call, and a live one is kept
         // for exactly as long as it may still live.
         let now = state.now_ms();
-        let Some(ttl) = expiry::ttl(config, incoming.created_at_ms, now) else {
-            tracing::debug!("session reached its absolute timeout");
+        let created = incoming.created_at_ms;
+        let flags = incoming.flags;
+        let live = flags.stored || expiry::unstored_time_left(config, created, now).is_some();
+        let ttl = expiry::load_ttl(config, created, now, flags.logged_in).filter(|_| live);
+        let Some(ttl) = ttl else {
+            tracing::debug!("session reached its timeout");
             telemetry::loaded(LoadOutcome::Expired);
             state.reset();
             return Ok(());
@@ -60,6 +67,18 @@ impl Session {
         state.reset();
         let Some(loaded) = loaded else {
             telemetry::loaded(LoadOutcome::Missing);
+            if !flags.stored {
+                // A session that holds nothing yet: its ID stands, and is
+                // claimed when something is first stored.
+                state.record.created_at_ms = created;
+                state.unstored = Some(Unstored {
+                    id: incoming.id,
+                    from_cookie: true,
+                });
+                state.incoming_flags = Some(flags);
+            }
+            // A stored session whose record is gone ended (logout,
+            // revocation, expiry, eviction): its ID never comes back.
             return Ok(());
         };
         let version = loaded.version;
@@ -67,7 +86,7 @@ impl Session {
             telemetry::loaded(LoadOutcome::Refused);
             return Ok(());
         };
-        if record.created_at_ms != incoming.created_at_ms {
+        if record.created_at_ms != created {
             tracing::warn!(
                 "session record does not match its cookie's creation time; treating it as empty"
             );
@@ -84,6 +103,10 @@ impl Session {
         });
         state.record = record;
         state.reseal = sealed_by_old_key;
+        state.incoming_flags = Some(flags);
+        // A record found for a cookie without `stored` was claimed by a
+        // concurrent request with the same cookie.
+        state.announced = flags.announced || !flags.stored;
         if incoming.signed_by_old_key {
             state.cookie = CookieAction::Send;
         }
@@ -97,38 +120,116 @@ impl Session {
         if !state.loaded || !state.is_modified() {
             return Ok(());
         }
-        let now = state.now_ms();
-        let Some(ttl) = expiry::ttl(&self.inner.config, state.record.created_at_ms, now) else {
-            tracing::debug!("session expired during the request; changes dropped");
-            state.reset();
-            return Ok(());
+        if state.stored.is_none() {
+            if state.record.data.is_empty() {
+                // Changed, but back to empty (an insert then a remove): a
+                // session with nothing in it is never written.
+                state.mark_saved();
+                return Ok(());
+            }
+            let record = state.record.clone();
+            match self.claim(state, &record).await {
+                Ok(Claim::Created) => {
+                    state.mark_saved();
+                    return Ok(());
+                }
+                Ok(Claim::Taken) => {}
+                Err(Error::Ended) => {
+                    state.reset();
+                    return Ok(());
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let changes = BlindWrites {
+            data: state.record.data.changes(),
         };
-        if state.stored.is_some() {
-            let changes = BlindWrites {
-                data: state.record.data.changes(),
-                csrf: state.csrf_changed.then_some(state.record.csrf).flatten(),
-            };
-            return match self.commit(state, changes, Write::EndOfRequest).await {
-                // A logout or rotation won; this request's changes are
-                // dropped (and no new session replaces the ended one), as if
-                // the logout had come just after.
-                Err(Error::Ended) => Ok(()),
-                result => result,
-            };
+        match self.commit(state, changes, Write::EndOfRequest).await {
+            // A logout or rotation won; this request's changes are dropped
+            // (and no new session replaces the ended one), as if the logout
+            // had come just after.
+            Err(Error::Ended) => Ok(()),
+            result => result,
         }
-        if state.record.data.is_empty() && state.record.csrf.is_none() {
-            // Changed, but back to empty (an insert then a remove): a new
-            // session with nothing in it is never written.
-            state.mark_saved();
-            return Ok(());
+    }
+
+    /// Stores a session that has no record yet, writing `record`: under its
+    /// own ID when the client already holds a cookie for it, else under a new
+    /// one. `Taken` when a concurrent request with the same cookie stored it
+    /// first: the session is then stored (at a version to be read), and the
+    /// caller merges its changes through the commit queue. A cookie whose ID
+    /// ended meanwhile (its tombstone is in the store) starts a new session.
+    async fn claim(&self, state: &mut State, record: &Record) -> Result<Claim, Error> {
+        let config = &self.inner.config;
+        let now = state.now_ms();
+        let Some(ttl) = expiry::ttl(config, record, now) else {
+            tracing::debug!("session expired during the request; changes dropped");
+            return Err(Error::Ended);
+        };
+        let deadline = state.deadline(config.store_budget);
+        let wanted = state.unstored.take();
+        if let Some(Unstored {
+            id,
+            from_cookie: true,
+        }) = wanted
+        {
+            let key = id.store_key(&config.namespace);
+            let queue = config.committer.queue(&key);
+            let generation = queue.generation();
+            let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
+            let created =
+                within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
+            let taken = created.is_none();
+            if taken && self.has_ended(&key, deadline).await? {
+                return self.claim_fresh(state, record, ttl, deadline, None).await;
+            }
+            state.announced = true;
+            state.stored = Some(Stored {
+                id,
+                key,
+                // Unknown when taken: no generation matches, so the commit
+                // queue reads the record instead of trusting this one.
+                version: created.unwrap_or(Version::from_u64(0)),
+                queue,
+                generation: if taken { u64::MAX } else { generation },
+            });
+            state.cookie = CookieAction::Send;
+            if taken {
+                return Ok(Claim::Taken);
+            }
+            telemetry::count(telemetry::CREATED);
+            return Ok(Claim::Created);
         }
-        let deadline = state.deadline(self.inner.config.store_budget);
-        let stored = self.claim_new_id(&state.record, ttl, deadline).await?;
+        let id = wanted.map(|unstored| unstored.id);
+        self.claim_fresh(state, record, ttl, deadline, id).await
+    }
+
+    /// Stores `record` under `id` (an ID only this request knows) or, when
+    /// that is taken, a new random one.
+    async fn claim_fresh(
+        &self,
+        state: &mut State,
+        record: &Record,
+        ttl: Duration,
+        deadline: Instant,
+        id: Option<SessionId>,
+    ) -> Result<Claim, Error> {
+        let stored = self.claim_new_id(record, ttl, deadline, id).await?;
         telemetry::count(telemetry::CREATED);
         state.stored = Some(stored);
-        state.mark_saved();
+        state.announced = false;
         state.cookie = CookieAction::Send;
-        Ok(())
+        Ok(Claim::Created)
+    }
+
+    /// Whether the record at `key` is the tombstone of an ended session (or
+    /// vanished, or does not open), rather than a live session to merge into.
+    async fn has_ended(&self, key: &str, deadline: Instant) -> Result<bool, Error> {
+        let config = &self.inner.config;
+        let loaded = within(deadline, "load", config.store.load(key)).await?;
+        Ok(loaded
+            .and_then(|loaded| open_record(config, key, loaded.bytes))
+            .is_none())
     }
 
     /// A transaction: runs `f` on the session's data and commits its changes
@@ -144,7 +245,15 @@ impl Session {
         E: Send + 'static,
     {
         if state.stored.is_none() {
-            return self.transact_new(state, f).await;
+            let fresh = !state.unstored.is_some_and(|unstored| unstored.from_cookie);
+            if fresh {
+                return self.transact_new(state, f).await;
+            }
+            // A cookie's record-less session: claim it empty, then commit
+            // through the queue like any stored session (a concurrent request
+            // with the same cookie may have stored it already).
+            let empty = Record::new(state.record.created_at_ms);
+            self.claim(state, &empty).await?;
         }
         let (sender, receiver) = oneshot::channel();
         let job = Transaction {
@@ -158,9 +267,9 @@ impl Session {
         receiver.await.ok().flatten().ok_or_else(task_gone)
     }
 
-    /// The first transaction of a session not stored yet: nobody else can
-    /// write it, so it is created directly under a new ID with the
-    /// transaction's changes; this request's blind writes stay pending.
+    /// The first transaction of a new session: nobody else knows its ID, so
+    /// it is created directly with the transaction's changes; this request's
+    /// blind writes stay pending.
     async fn transact_new<F, R, E>(
         &self,
         state: &mut State,
@@ -169,27 +278,14 @@ impl Session {
     where
         F: FnMut(&mut SessionData) -> Result<R, E>,
     {
-        let mut record = Record {
-            created_at_ms: state.record.created_at_ms,
-            csrf: state.record.csrf,
-            data: SessionData::new(),
-        };
+        let mut record = Record::new(state.record.created_at_ms);
         let value = match f(&mut record.data) {
             Ok(value) => value,
             Err(error) => return Ok(Err(error)),
         };
-        let now = state.now_ms();
-        let Some(ttl) = expiry::ttl(&self.inner.config, record.created_at_ms, now) else {
-            return Err(Error::Ended);
-        };
-        let deadline = state.deadline(self.inner.config.store_budget);
-        let stored = self.claim_new_id(&record, ttl, deadline).await?;
-        telemetry::count(telemetry::CREATED);
+        self.claim(state, &record).await?;
         record.data.mark_saved();
         state.record.data.rebase_onto(record.data);
-        state.csrf_changed = false;
-        state.stored = Some(stored);
-        state.cookie = CookieAction::Send;
         Ok(Ok(value))
     }
 
@@ -235,9 +331,6 @@ impl Session {
                     stored.generation = generation;
                 }
                 state.record.data.rebase_onto(committed.record.data.clone());
-                if !state.csrf_changed {
-                    state.record.csrf = committed.record.csrf;
-                }
                 if let Write::EndOfRequest = write {
                     state.mark_saved();
                 }
@@ -269,16 +362,16 @@ impl Session {
             return Ok(());
         };
         state.record.data.rebase_onto(record.data);
-        if !state.csrf_changed {
-            state.record.csrf = record.csrf;
-        }
         let now = state.now_ms();
-        let Some(ttl) = expiry::ttl(config, state.record.created_at_ms, now) else {
+        let Some(ttl) = expiry::ttl(config, &state.record, now) else {
             state.reset();
             return Ok(());
         };
-        let new = self.claim_new_id(&state.record, ttl, deadline).await?;
-        match self.delete_record(&old.key, deadline).await {
+        let new = self
+            .claim_new_id(&state.record, ttl, deadline, None)
+            .await?;
+        let (created, announced) = (state.record.created_at_ms, state.announced);
+        match self.end_record(state, &old.key, created, announced).await {
             Ok(true) => {}
             Ok(false) => {
                 // A concurrent logout or rotation deleted it first: that one
@@ -294,18 +387,37 @@ impl Session {
         }
         telemetry::count(telemetry::ROTATED);
         state.stored = Some(new);
+        state.announced = false;
         state.mark_saved();
         state.cookie = CookieAction::Send;
         Ok(())
     }
 
-    /// Deletes the record at `key`; answers whether it existed.
-    pub(super) async fn delete_record(
+    /// Ends the session stored at `key`, created at `created_at_ms`: deletes
+    /// its record and answers whether it existed. When a cookie naming this
+    /// ID without a record was `announced` and could still be accepted (the
+    /// anonymous idle timeout from its creation), a tombstone takes the
+    /// record's place, so such a cookie never brings the ID back.
+    pub(super) async fn end_record(
         &self,
+        state: &mut State,
         key: &str,
-        deadline: Instant,
+        created_at_ms: u64,
+        announced: bool,
     ) -> Result<bool, StoreError> {
-        within(deadline, "delete", self.inner.config.store.delete(key)).await
+        let config = &self.inner.config;
+        let deadline = state.deadline(config.store_budget);
+        let existed = within(deadline, "delete", config.store.delete(key)).await?;
+        let now = state.now_ms();
+        let window = expiry::unstored_time_left(config, created_at_ms, now);
+        if let Some(window) = window.filter(|_| announced) {
+            let tombstone = seal::seal_with(&config.keys, key, codec::TOMBSTONE.len(), |buffer| {
+                buffer.extend_from_slice(codec::TOMBSTONE)
+            });
+            let buried = config.store.create(key, &tombstone, window);
+            within(deadline, "create", buried).await?;
+        }
+        Ok(existed)
     }
 
     /// Deletes a record claimed for a rotation that did not complete, in a
@@ -319,21 +431,25 @@ impl Session {
         });
     }
 
-    /// Writes `record` under a new random ID, never overwriting.
+    /// Writes `record` under `first` (an ID only this request knows) or a
+    /// new random ID, never overwriting.
     async fn claim_new_id(
         &self,
         record: &Record,
         ttl: Duration,
         deadline: Instant,
+        first: Option<SessionId>,
     ) -> Result<Stored, Error> {
         let config = &self.inner.config;
+        let mut first = first;
         for _ in 0..ID_CLAIM_ATTEMPTS {
-            let id = SessionId::generate();
+            let id = first.take().unwrap_or_else(SessionId::generate);
             let key = id.store_key(&config.namespace);
             let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
             let queue = config.committer.queue(&key);
             let generation = queue.generation();
-            let created = within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
+            let created =
+                within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
             if let Some(version) = created {
                 return Ok(Stored {
                     id,
@@ -350,6 +466,15 @@ impl Session {
                 .into(),
         )
     }
+}
+
+/// How storing a record-less session went.
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    /// Its record was written.
+    Created,
+    /// A concurrent request stored it first.
+    Taken,
 }
 
 /// What a commit writes.
@@ -423,15 +548,11 @@ impl<J: Job> Job for Notified<J> {
 /// whatever the session holds by then.
 struct BlindWrites {
     data: Changes,
-    csrf: Option<[u8; 32]>,
 }
 
 impl Job for BlindWrites {
     fn apply(&mut self, record: &mut Record) -> bool {
         self.data.apply_to(&mut record.data);
-        if let Some(csrf) = self.csrf {
-            record.csrf = Some(csrf);
-        }
         true
     }
 

@@ -5,25 +5,32 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use super::stored_items;
+use super::{Writes, stored_items};
 use crate::{Browser, Env, html, sleep_ms, sleep_until};
 
 /// `GET /login` answers an HTML form (`method="post"`, `action="/login"`, an input `name`, a hidden
-/// `_xsrf`) and creates the session, so it sets the cookie; the token then logs in.
+/// `_xsrf`) and gives a visitor without a session the session cookie, but writes nothing to the
+/// store (a session that holds no data is not stored, and its token needs no record), also when
+/// the visitor opens it again; the token then logs in.
 pub async fn login_form_creates_session(env: Env) {
     let app = env.launch().start();
     let mut visitor = Browser::new();
-    visitor.xsrf(&app).await;
+    let writes = Writes::now(&env);
+    let token = visitor.xsrf(&app).await;
     assert!(
         visitor.cookie().is_some(),
         "GET /login creates the session, so its response must set the session cookie"
     );
-    if let Some(items) = stored_items(&env) {
-        assert_eq!(
-            items, 1,
-            "GET /login must store the new session in memcached"
-        );
+    assert_eq!(
+        visitor.xsrf(&app).await,
+        token,
+        "the second GET /login shows the same token"
+    );
+    for _ in 0..20 {
+        Browser::new().xsrf(&app).await;
     }
+    writes.assert_unchanged(&env, "an anonymous GET /login");
+    assert_eq!(stored_items(&env).unwrap_or(0), 0, "GET /login stores nothing");
     visitor.login(&app, "alice").await;
     visitor
         .assert_greeted(&app, "alice", "after logging in")
