@@ -7,7 +7,7 @@ use adapter_axum::{CurrentUser, Session, SessionError, SessionLayer};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery};
-use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::header::{CONTENT_TYPE, LOCATION, X_FRAME_OPTIONS};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
@@ -36,25 +36,19 @@ pub(crate) fn app(manager: SessionManager) -> Router {
         .layer(SessionLayer::new(manager))
 }
 
-async fn home(
-    CurrentUser(name): CurrentUser,
-    session: Session,
-) -> Result<Html<String>, SessionError> {
+async fn home(CurrentUser(name): CurrentUser, session: Session) -> Result<Response, SessionError> {
     let xsrf = session.csrf_token().await?;
-    Ok(Html(html::hello_page(&name, &xsrf)))
+    Ok(page(html::hello_page(&name, &xsrf)))
 }
 
-async fn login_page(
-    session: Session,
-    RawQuery(query): RawQuery,
-) -> Result<Html<String>, SessionError> {
+async fn login_page(session: Session, RawQuery(query): RawQuery) -> Result<Response, SessionError> {
     let query = query.and_then(|query| Form::parse(query.as_bytes()).ok());
     let next = query
         .as_ref()
         .and_then(|query| query.get("next"))
         .filter(|next| rules::is_local_path(next));
     let xsrf = session.csrf_token().await?;
-    Ok(Html(html::login_page(&xsrf, next)))
+    Ok(page(html::login_page(&xsrf, next)))
 }
 
 async fn login(session: Session, headers: HeaderMap, body: Body) -> Result<Response, SessionError> {
@@ -140,6 +134,12 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, Response> {
 async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, SessionError> {
     let token = form.get("_xsrf").unwrap_or_default();
     Ok(session.verify_csrf(token).await?)
+}
+
+/// An HTML page, never framed. (Pages showing a name or a token also get
+/// `Cache-Control: no-store` from the session layer.)
+fn page(html: String) -> Response {
+    ([(X_FRAME_OPTIONS, html::FRAME_OPTIONS)], Html(html)).into_response()
 }
 
 fn bad_request(message: &str) -> Response {

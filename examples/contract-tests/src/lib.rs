@@ -64,6 +64,7 @@ macro_rules! contract_suite {
                 prefs_cap_holds_under_concurrency,
                 visits_concurrent_are_exact,
                 unknown_path_is_404,
+                personal_pages_are_not_cached_or_framed,
                 cookie_attributes,
                 secure_cookies_flag,
                 read_only_requests_set_no_cookie,

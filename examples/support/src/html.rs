@@ -18,6 +18,10 @@ pub fn escape(text: &str) -> String {
     escaped
 }
 
+/// The `X-Frame-Options` value of every HTML page: no framing, so the logout
+/// button cannot be clickjacked.
+pub const FRAME_OPTIONS: &str = "DENY";
+
 /// The login form: posts `name`, the session's `_xsrf` token and, when given,
 /// the page to return to as `next`.
 pub fn login_page(xsrf: &str, next: Option<&str>) -> String {

@@ -38,7 +38,8 @@ pub use login::{
 pub use logout::{logout_destroys_session, logout_rejects_bad_xsrf};
 pub use outage::outage_answers_503_and_recovers;
 pub use pages::{
-    root_redirects_anonymous_without_session, unknown_path_is_404, visits_count_from_one,
+    personal_pages_are_not_cached_or_framed, root_redirects_anonymous_without_session,
+    unknown_path_is_404, visits_count_from_one,
 };
 pub use prefs::{
     prefs_concurrent_puts_all_persist, prefs_empty_without_session, prefs_limit_is_64,

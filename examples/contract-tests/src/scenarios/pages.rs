@@ -107,3 +107,26 @@ pub async fn unknown_path_is_404(env: Env) {
         .await
         .assert_status(404, "an unknown path without a cookie");
 }
+
+/// Pages that show a user's name or an `_xsrf` token carry `Cache-Control: no-store` whether or
+/// not they set the cookie, and every HTML page carries `X-Frame-Options: DENY`.
+pub async fn personal_pages_are_not_cached_or_framed(env: Env) {
+    let app = env.launch().start();
+    let mut user = Browser::new();
+    user.xsrf(&app).await;
+    user.login(&app, "alice").await;
+    for path in ["/login", "/"] {
+        let reply = user.get(&app, path).await;
+        reply.assert_status(200, &format!("GET {path}"));
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("no-store"),
+            "GET {path} shows a name or a token: Cache-Control: no-store, even without Set-Cookie"
+        );
+        assert_eq!(
+            reply.header("x-frame-options"),
+            Some("DENY"),
+            "GET {path} is an HTML page: X-Frame-Options: DENY"
+        );
+    }
+}
