@@ -4,7 +4,7 @@
 //! and drives it with `reqwest` (no redirects, no cookie store: the session
 //! cookie is passed by hand). Each is written once, over any store, and run on
 //! the `MemoryStore` and on a real memcached. The races are forced rather than
-//! hoped for: barriers and gates inside handlers and store wrappers fix the
+//! hoped for: barriers in handlers and a gate in front of the store fix the
 //! order of loads, saves and deletes, so no scenario depends on timing.
 
 use std::collections::BTreeSet;
@@ -12,20 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_axum::{Session, SessionError, SessionLayer};
-use async_trait::async_trait;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post, put};
 use reqwest::Method;
 use reqwest::header::{COOKIE, SET_COOKIE};
-use session_core::conformance::WithoutCompareAndSet;
-use session_core::{
-    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, Store, StoreError, Version,
-};
+use session_core::test_stores::{CountingStore, GatedStore, StoreOp};
+use session_core::{IntoStore, KeyRing, MemoryStore, SessionManager, Store};
 use session_memcached::MemcachedStore;
 use test_memcached::MemcachedServer;
-use tokio::sync::{Barrier, Notify, Semaphore, watch};
+use tokio::sync::{Barrier, Notify};
 use tokio::task::JoinHandle;
 
 /// Only guards against a hang when a scenario breaks (a barrier never fills,
@@ -36,34 +33,37 @@ const HANG_GUARD: Duration = Duration::from_secs(10);
 const CONCURRENT_WRITERS: usize = 20;
 
 /// How many slow writers race the logout in the second scenario.
-const SLOW_WRITERS: u32 = 5;
+const SLOW_WRITERS: usize = 5;
 
-fn memory() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new())
-}
+/// A test per store for `scenario`: the `MemoryStore`, and a real memcached
+/// (skipped with a warning when none is installed).
+macro_rules! on_both_stores {
+    ($scenario:ident: $memory:ident, $memcached:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $memory() {
+            $scenario(Arc::new(MemoryStore::new())).await;
+        }
 
-fn memcached(server: &MemcachedServer) -> Arc<dyn Store> {
-    Arc::new(MemcachedStore::from_spec(&server.spec()).expect("valid memcached spec"))
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $memcached() {
+            let Some(server) = MemcachedServer::start() else {
+                return;
+            };
+            let store = MemcachedStore::from_spec(&server.spec()).expect("valid memcached spec");
+            $scenario(Arc::new(store)).await;
+        }
+    };
 }
 
 // --- Scenario 1: concurrent writers lose no update --------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_twenty_concurrent_writers_lose_nothing() {
-    concurrent_writers_lose_nothing(memory()).await;
-}
+on_both_stores!(concurrent_writers_lose_nothing:
+    memory_twenty_concurrent_writers_lose_nothing,
+    memcached_twenty_concurrent_writers_lose_nothing);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memcached_twenty_concurrent_writers_lose_nothing() {
-    let Some(server) = MemcachedServer::start() else {
-        return;
-    };
-    concurrent_writers_lose_nothing(memcached(&server)).await;
-}
-
-/// Every writer inserts its own key, then waits until all writers have
-/// loaded: they all start from the same version, so every save but the first
-/// conflicts and has to merge.
+/// Every writer inserts its own key, then waits at the barrier until all
+/// writers (and, in the logout scenario, the test) have loaded: they all
+/// start from the same version before any of them saves.
 async fn put_pref_after_all_loaded(
     State(all_loaded): State<Arc<Barrier>>,
     session: Session,
@@ -76,25 +76,14 @@ async fn put_pref_after_all_loaded(
 
 async fn concurrent_writers_lose_nothing(store: Arc<dyn Store>) {
     let all_loaded = Arc::new(Barrier::new(CONCURRENT_WRITERS));
-    let server = TestServer::start(
-        manager_on(store),
-        put(put_pref_after_all_loaded).with_state(all_loaded),
-    )
-    .await;
+    let put_pref = put(put_pref_after_all_loaded).with_state(all_loaded);
+    let server = TestServer::start(manager_on(store, KeyRing::generate()), put_pref).await;
     let cookie = server.log_in().await;
 
-    let writers: Vec<_> = (0..CONCURRENT_WRITERS)
+    let writers = (0..CONCURRENT_WRITERS)
         .map(|i| server.spawn_send(Method::PUT, &format!("/prefs/{i:02}"), &cookie))
         .collect();
-    for (i, writer) in writers.into_iter().enumerate() {
-        let reply = writer.await.expect("writer task panicked");
-        assert_eq!(
-            reply.status,
-            StatusCode::NO_CONTENT,
-            "writer {i} failed: {}",
-            reply.body
-        );
-    }
+    all_answer_no_content(writers).await;
 
     let mut expected: BTreeSet<String> = (0..CONCURRENT_WRITERS)
         .map(|i| format!("pref:{i:02}"))
@@ -109,39 +98,31 @@ async fn concurrent_writers_lose_nothing(store: Arc<dyn Store>) {
 
 // --- Scenario 2: a logout beats slower writers ------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_logout_beats_slow_writers() {
-    logout_beats_slow_writers(memory()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memcached_logout_beats_slow_writers() {
-    let Some(server) = MemcachedServer::start() else {
-        return;
-    };
-    logout_beats_slow_writers(memcached(&server)).await;
-}
-
-async fn put_pref(session: Session, Path(name): Path<String>) -> Result<StatusCode, SessionError> {
-    session.insert(&format!("pref:{name}"), &name).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+on_both_stores!(logout_beats_slow_writers:
+    memory_logout_beats_slow_writers,
+    memcached_logout_beats_slow_writers);
 
 async fn logout_beats_slow_writers(store: Arc<dyn Store>) {
-    let held = Arc::new(SavesHeldUntilDelete::new(Arc::clone(&store)));
-    let server = TestServer::start(manager_on(held.clone()), put(put_pref)).await;
+    // The writers load the session and insert, then wait for each other and
+    // for the test; their saves then wait at the gate until the logout has
+    // deleted the record.
+    let all_loaded = Arc::new(Barrier::new(SLOW_WRITERS + 1));
+    let counted = Arc::new(CountingStore::wrap_shared(Arc::clone(&store)));
+    let gate = Arc::new(GatedStore::wrap_shared(
+        Arc::clone(&counted),
+        [StoreOp::Save],
+    ));
+    let put_pref = put(put_pref_after_all_loaded).with_state(Arc::clone(&all_loaded));
+    let server =
+        TestServer::start(manager_on(Arc::clone(&gate), KeyRing::generate()), put_pref).await;
     let cookie = server.log_in().await;
 
-    // The writers load the session and insert; their end-of-request save
-    // then waits in the store until the logout has deleted the record.
-    let writers: Vec<_> = (0..SLOW_WRITERS)
+    let writers = (0..SLOW_WRITERS)
         .map(|i| server.spawn_send(Method::PUT, &format!("/prefs/late{i}"), &cookie))
         .collect();
-    tokio::time::timeout(HANG_GUARD, held.saves_started.acquire_many(SLOW_WRITERS))
+    tokio::time::timeout(HANG_GUARD, all_loaded.wait())
         .await
-        .expect("the writers never reached their save")
-        .expect("the semaphore is never closed")
-        .forget();
+        .expect("the writers never loaded the session");
 
     let logout = server.send(Method::POST, "/logout", Some(&cookie)).await;
     assert_eq!(
@@ -155,129 +136,46 @@ async fn logout_beats_slow_writers(store: Arc<dyn Store>) {
         "the logout expires the cookie, got {:?}",
         logout.set_cookie
     );
-    let deleted = held
-        .deleted
-        .borrow()
-        .clone()
-        .expect("the logout deleted the session record");
+    gate.open();
 
-    for (i, writer) in writers.into_iter().enumerate() {
-        let reply = writer.await.expect("writer task panicked");
-        assert_eq!(
-            reply.status,
-            StatusCode::NO_CONTENT,
-            "a write dropped after a logout is no error (writer {i}): {}",
-            reply.body
-        );
+    // A write dropped after a logout is no error, and must not revive the
+    // session with a cookie.
+    for (i, reply) in all_answer_no_content(writers).await.iter().enumerate() {
         assert!(
             reply.set_cookie.is_empty(),
-            "writer {i}, saving after the logout, sent a cookie reviving the session: {:?}",
+            "writer {i}, saving after the logout, sent a cookie: {:?}",
             reply.set_cookie
         );
     }
-
     let after = server.send(Method::GET, "/keys", Some(&cookie)).await;
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(
         after.body, "",
         "the old cookie still reaches data after the logout"
     );
-    assert!(
-        store.load(&deleted).await.expect("store load").is_none(),
-        "a slow writer wrote the logged-out session back into the store"
-    );
-}
-
-/// Holds every `save` until a `delete` has happened, and counts the saves
-/// that have begun: the test waits for the writers' saves, then logs out,
-/// and only then do the saves reach the store.
-#[derive(Debug)]
-struct SavesHeldUntilDelete {
-    inner: Arc<dyn Store>,
-    /// One permit per save that has begun.
-    saves_started: Semaphore,
-    /// The key of the last delete, `None` before the first.
-    deleted: watch::Sender<Option<String>>,
-}
-
-impl SavesHeldUntilDelete {
-    fn new(inner: Arc<dyn Store>) -> Self {
-        Self {
-            inner,
-            saves_started: Semaphore::new(0),
-            deleted: watch::Sender::new(None),
-        }
-    }
-}
-
-#[async_trait]
-impl Store for SavesHeldUntilDelete {
-    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.inner.load(key).await
-    }
-
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.inner.load_and_touch(key, ttl).await
-    }
-
-    async fn create(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<Option<Version>, StoreError> {
-        self.inner.create(key, value, ttl).await
-    }
-
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        expected: Option<Version>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.saves_started.add_permits(1);
-        let mut deleted = self.deleted.subscribe();
-        // On a timeout the save goes ahead, and the test's checks fail.
-        let _ = tokio::time::timeout(HANG_GUARD, deleted.wait_for(Option::is_some)).await;
-        self.inner.save(key, value, ttl, expected).await
-    }
-
-    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.inner.touch(key, ttl).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let existed = self.inner.delete(key).await?;
-        self.deleted.send_replace(Some(key.to_owned()));
-        Ok(existed)
-    }
-
-    fn supports_compare_and_set(&self) -> bool {
-        self.inner.supports_compare_and_set()
+    for key in counted.written_keys() {
+        assert!(
+            store.load(&key).await.expect("store load").is_none(),
+            "a slow writer wrote the logged-out session back into the store"
+        );
     }
 }
 
 // --- Scenario 3: without compare-and-set, the last write wins ---------------
+//
+// Writers in one process are merged by the core's group commit; the last
+// write wins between processes, here two servers on one store.
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_without_compare_and_set_the_last_write_wins() {
-    last_write_wins_without_compare_and_set(memory()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memcached_without_compare_and_set_the_last_write_wins() {
-    let Some(server) = MemcachedServer::start() else {
-        return;
-    };
-    last_write_wins_without_compare_and_set(memcached(&server)).await;
-}
+on_both_stores!(last_write_wins_without_compare_and_set:
+    memory_without_compare_and_set_the_last_write_wins,
+    memcached_without_compare_and_set_the_last_write_wins);
 
 const FIRST: &str = "first";
 const SECOND: &str = "second";
 
-/// Orders two overlapping writers: both load before either saves, and the
-/// second returns (and so saves) only once the first's response has arrived.
+/// Orders two overlapping writers, one per server: both load before either
+/// saves, and the second returns (and so saves) only once the first's
+/// response has arrived.
 #[derive(Debug)]
 struct TwoWriters {
     both_loaded: Barrier,
@@ -302,28 +200,24 @@ async fn last_write_wins_without_compare_and_set(store: Arc<dyn Store>) {
         both_loaded: Barrier::new(2),
         first_answered: Notify::new(),
     });
-    let without_cas = Arc::new(WithoutCompareAndSet(store));
-    let server = TestServer::start(
-        manager_on(without_cas),
-        put(put_pref_in_order).with_state(Arc::clone(&order)),
-    )
-    .await;
+    let without_cas = Arc::new(CountingStore::wrap_shared(store).without_compare_and_set());
+    let keys = KeyRing::generate();
+    let start = || {
+        let manager = manager_on(Arc::clone(&without_cas), keys.clone());
+        TestServer::start(
+            manager,
+            put(put_pref_in_order).with_state(Arc::clone(&order)),
+        )
+    };
+    let (server, other) = (start().await, start().await);
     let cookie = server.log_in().await;
 
     let first = server.spawn_send(Method::PUT, &format!("/prefs/{FIRST}"), &cookie);
-    let second = server.spawn_send(Method::PUT, &format!("/prefs/{SECOND}"), &cookie);
+    let second = other.spawn_send(Method::PUT, &format!("/prefs/{SECOND}"), &cookie);
     // The layer answers only after saving, so the first save is done here.
-    let first = first.await.expect("writer task panicked");
+    all_answer_no_content(vec![first]).await;
     order.first_answered.notify_one();
-    let second = second.await.expect("writer task panicked");
-    for (name, reply) in [(FIRST, first), (SECOND, second)] {
-        assert_eq!(
-            reply.status,
-            StatusCode::NO_CONTENT,
-            "writer {name} failed: {}",
-            reply.body
-        );
-    }
+    all_answer_no_content(vec![second]).await;
 
     let expected: BTreeSet<String> = [format!("pref:{SECOND}"), "user_name".to_owned()].into();
     assert_eq!(
@@ -335,21 +229,20 @@ async fn last_write_wins_without_compare_and_set(store: Arc<dyn Store>) {
 
 // --- The app and its client -------------------------------------------------
 
-fn manager_on(store: Arc<dyn Store>) -> SessionManager {
-    SessionManager::builder(store, KeyRing::generate())
+fn manager_on(store: impl IntoStore, keys: KeyRing) -> SessionManager {
+    SessionManager::builder(store, keys)
         .secure(false)
         .build()
         .expect("valid configuration")
 }
 
 async fn login(session: Session) -> Result<StatusCode, SessionError> {
-    session.insert("user_name", "alice").await?;
-    session.cycle_id().await?;
+    session.login("alice").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn logout(session: Session) -> Result<StatusCode, SessionError> {
-    session.destroy().await?;
+    session.logout().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -364,6 +257,22 @@ struct Reply {
     status: StatusCode,
     set_cookie: Vec<String>,
     body: String,
+}
+
+/// Waits for every writer; each must have answered 204.
+async fn all_answer_no_content(writers: Vec<JoinHandle<Reply>>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(writers.len());
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.await.expect("writer task panicked");
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "writer {i} failed: {}",
+            reply.body
+        );
+        replies.push(reply);
+    }
+    replies
 }
 
 /// The app on a real socket, and a client for it.
@@ -428,11 +337,7 @@ impl TestServer {
         let [set_cookie] = reply.set_cookie.as_slice() else {
             panic!("login sets exactly one cookie, got {:?}", reply.set_cookie);
         };
-        set_cookie
-            .split(';')
-            .next()
-            .expect("split yields one item")
-            .to_owned()
+        set_cookie.split(';').next().unwrap_or_default().to_owned()
     }
 
     /// The session's keys, read back through `GET /keys`.

@@ -1,8 +1,10 @@
 //! Measures the MemoryStore's memory per session: creates sessions through
 //! the manager and reads the process's resident memory before and after.
 //!
-//! `cargo run --release -p session-core --example memory_footprint [SESSIONS]`
-//! (Linux: reads `/proc/self/statm`).
+//! `cargo run --release -p session-core --example memory_footprint [SESSIONS [MAX_BYTES]]`
+//! (Linux: reads `/proc/self/statm`). With `MAX_BYTES` the store is bounded
+//! to it; give a bound smaller than the sessions need to measure a full
+//! store that keeps evicting.
 
 use std::sync::Arc;
 
@@ -16,8 +18,12 @@ fn resident_bytes() -> Option<u64> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sessions: u64 = std::env::args().nth(1).map_or(Ok(100_000), |n| n.parse())?;
-    let store = MemoryStore::new();
+    let mut args = std::env::args().skip(1);
+    let sessions: u64 = args.next().map_or(Ok(100_000), |n| n.parse())?;
+    let store = match args.next() {
+        Some(max_bytes) => MemoryStore::with_max_bytes(max_bytes.parse()?),
+        None => MemoryStore::new(),
+    };
     let manager = SessionManager::builder(Arc::new(store.clone()), KeyRing::generate()).build()?;
     let before = resident_bytes().ok_or("cannot read /proc/self/statm")?;
     let mut record_bytes = 0;
@@ -33,14 +39,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let after = resident_bytes().ok_or("cannot read /proc/self/statm")?;
-    let held = store.entry_count();
-    println!("sessions held: {held}");
+    let held = store.entry_count().max(1);
+    println!("sessions created: {sessions}, held: {held}");
     println!(
         "one entry as the store weighs it (key + sealed record + overhead): {record_bytes} bytes"
     );
     println!(
-        "resident memory per session: {} bytes",
-        (after - before) / held.max(1)
+        "weight per session held, as the bound counts it: {} bytes",
+        store.weighted_size() / held
+    );
+    println!(
+        "resident memory per session held: {} bytes",
+        (after - before) / held
     );
     Ok(())
 }

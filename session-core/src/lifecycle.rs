@@ -166,8 +166,7 @@ mod http_types {
         /// The reply as an `http` response, with any body type made from its
         /// bytes (`axum::body::Body`, `http_body_util::Full<Bytes>`, …).
         pub fn to_response<B: From<bytes::Bytes>>(&self) -> Response<B> {
-            let mut response =
-                Response::new(B::from(bytes::Bytes::copy_from_slice(self.body())));
+            let mut response = Response::new(B::from(bytes::Bytes::copy_from_slice(self.body())));
             *response.status_mut() =
                 StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if let Ok(content_type) = HeaderValue::from_str(self.content_type()) {

@@ -132,8 +132,14 @@ mod tests {
 
     #[test]
     fn local_redirects_are_ascii() {
-        assert_eq!(local_redirect("/café?q=1").as_deref(), Some("/caf%C3%A9?q=1"));
-        assert_eq!(local_redirect("/a\u{202e}b").as_deref(), Some("/a%E2%80%AEb"));
+        assert_eq!(
+            local_redirect("/café?q=1").as_deref(),
+            Some("/caf%C3%A9?q=1")
+        );
+        assert_eq!(
+            local_redirect("/a\u{202e}b").as_deref(),
+            Some("/a%E2%80%AEb")
+        );
         assert_eq!(local_redirect("/a%20b").as_deref(), Some("/a%20b"));
         assert_eq!(local_redirect("//evil.com"), None);
     }

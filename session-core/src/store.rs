@@ -36,7 +36,10 @@ pub struct Version(Repr);
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Repr {
     Integer(u64),
-    Bytes { len: u8, bytes: [u8; Version::MAX_BYTES] },
+    Bytes {
+        len: u8,
+        bytes: [u8; Version::MAX_BYTES],
+    },
 }
 
 impl Version {
@@ -297,8 +300,14 @@ mod tests {
         let short = Version::from_bytes(b"ab").expect("fits");
         assert_eq!(short, Version::from_bytes(b"ab").expect("fits"));
         assert_ne!(short, Version::from_bytes(b"ab\0").expect("fits"));
-        assert_ne!(Version::from_bytes(&[]).expect("fits"), Version::from_u64(0));
-        assert_eq!(Version::from_bytes(&[7; 16]).and_then(|v| v.as_bytes().map(<[u8]>::len)), Some(16));
+        assert_ne!(
+            Version::from_bytes(&[]).expect("fits"),
+            Version::from_u64(0)
+        );
+        assert_eq!(
+            Version::from_bytes(&[7; 16]).and_then(|v| v.as_bytes().map(<[u8]>::len)),
+            Some(16)
+        );
         assert_eq!(format!("{short:?}"), "Version(0x6162)");
     }
 }

@@ -100,7 +100,10 @@ async fn a_slow_store_fails_the_request_within_its_budget() {
     let error = login.expect_err("the budget ran out");
     assert!(error.is_unavailable(), "{error}");
     assert_eq!(end.error_reply().map(|reply| reply.status()), Some(503));
-    assert!(end.set_cookie().is_none(), "no new cookie for a failed login");
+    assert!(
+        end.set_cookie().is_none(),
+        "no new cookie for a failed login"
+    );
     assert!(
         elapsed < BUDGET + Duration::from_millis(300),
         "answered after {elapsed:?}"
@@ -113,7 +116,11 @@ async fn a_slow_store_fails_the_request_within_its_budget() {
     let again = manager.start([cookie.as_bytes()]);
     assert_eq!(again.get::<u64>("visits").await.expect("load"), Some(1));
     assert_eq!(again.current_user::<String>().await.expect("load"), None);
-    assert_eq!(store.inner.entry_count(), 1, "the abandoned rotation left a record");
+    assert_eq!(
+        store.inner.entry_count(),
+        1,
+        "the abandoned rotation left a record"
+    );
 }
 
 #[tokio::test]

@@ -5,13 +5,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use common::{Instrumented, holds_nothing, manager_on, saved_session, user_name};
+use common::{holds_nothing, manager_on, saved_session, user_name};
+use session_core::test_stores::CountingStore;
 
 #[tokio::test]
 async fn a_logout_before_the_rotation_wins() {
-    let manager = manager_on(Arc::new(Instrumented::default()));
+    let manager = manager_on(Arc::new(CountingStore::new()));
     let cookie = saved_session(&manager, &[("visits", "1")]).await;
 
     let login = manager.get(Some(cookie.value()));
@@ -34,7 +34,7 @@ async fn a_logout_before_the_rotation_wins() {
 
 #[tokio::test]
 async fn writes_saved_before_the_rotation_carry_over() {
-    let manager = manager_on(Arc::new(Instrumented::default()));
+    let manager = manager_on(Arc::new(CountingStore::new()));
     let cookie = saved_session(&manager, &[("visits", "1")]).await;
 
     let login = manager.get(Some(cookie.value()));
@@ -64,7 +64,7 @@ async fn writes_saved_before_the_rotation_carry_over() {
 
 #[tokio::test]
 async fn two_rotations_of_one_session_leave_one_live_id() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
     let (first, second) = (
@@ -90,7 +90,7 @@ async fn two_rotations_of_one_session_leave_one_live_id() {
     );
     assert!(!holds_nothing(&manager, winner.value()).await);
     assert_eq!(
-        store.inner.entry_count(),
+        store.inner().entry_count(),
         1,
         "exactly one record may remain"
     );
@@ -98,11 +98,11 @@ async fn two_rotations_of_one_session_leave_one_live_id() {
 
 #[tokio::test]
 async fn a_failed_rotation_never_saves_the_login_under_the_old_id() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let planted = saved_session(&manager, &[("visits", "1")]).await;
 
-    store.fail_deletes.store(true, Ordering::SeqCst);
+    store.set_failing_deletes(true);
     let login = manager.get(Some(planted.value()));
     login.insert("user_name", "alice").await.expect("insert");
     assert!(login.cycle_id().await.is_err());
@@ -112,14 +112,14 @@ async fn a_failed_rotation_never_saves_the_login_under_the_old_id() {
         "a failed rotation must not hand out a cookie"
     );
 
-    store.fail_deletes.store(false, Ordering::SeqCst);
+    store.set_failing_deletes(false);
     let attacker = manager.get(Some(planted.value()));
     assert_eq!(user_name(&attacker).await, None, "session fixation");
 }
 
 #[tokio::test]
 async fn a_new_session_back_to_empty_is_never_written() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let session = manager.get(None);
     session.insert("k", "v").await.expect("insert");

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{
-    Instrumented, SECRET_A, SECRET_B, holds_nothing, manager_on, manager_with, saved_session,
+    SECRET_A, SECRET_B, holds_nothing, manager_on, manager_with, saved_session, stored_bytes,
     user_name,
 };
 use session_core::Store;
+use session_core::test_stores::CountingStore;
 
 const TTL: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn stored_bytes_reveal_neither_data_nor_cookie() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let cookie = saved_session(&manager, &[("secret", "a-very-distinctive-value")]).await;
 
-    let written = store.written.lock().expect("lock").clone();
+    let written = store.written();
     assert_eq!(written.len(), 1);
     for (key, bytes) in &written {
         assert!(
@@ -40,20 +41,20 @@ async fn stored_bytes_reveal_neither_data_nor_cookie() {
 /// The attacker has a session of their own and write access to the store.
 #[tokio::test]
 async fn a_record_copied_under_another_sessions_key_does_not_open() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let _victim = saved_session(&manager, &[("user_name", "admin")]).await;
-    let victim_key = store.keys().pop().expect("victim key");
+    let victim_key = store.written_keys().pop().expect("victim key");
     let attacker = saved_session(&manager, &[("user_name", "mallory")]).await;
     let attacker_key = store
-        .keys()
+        .written_keys()
         .into_iter()
         .find(|key| *key != victim_key)
         .expect("attacker key");
 
-    let victim_record = store.stored_bytes(&victim_key).await;
+    let victim_record = stored_bytes(&store, &victim_key).await;
     store
-        .inner
+        .inner()
         .save(&attacker_key, &victim_record, TTL, None)
         .await
         .expect("overwrite");
@@ -71,17 +72,17 @@ async fn a_record_copied_under_another_sessions_key_does_not_open() {
 
 #[tokio::test]
 async fn a_flipped_byte_anywhere_makes_the_record_empty() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store));
     let cookie = saved_session(&manager, &[("user_name", "alice")]).await;
-    let key = store.keys().pop().expect("key");
-    let original = store.stored_bytes(&key).await;
+    let key = store.written_keys().pop().expect("key");
+    let original = stored_bytes(&store, &key).await;
 
     for position in 0..original.len() {
         let mut altered = original.clone();
         altered[position] ^= 0x01;
         store
-            .inner
+            .inner()
             .save(&key, &altered, TTL, None)
             .await
             .expect("overwrite");
@@ -92,7 +93,7 @@ async fn a_flipped_byte_anywhere_makes_the_record_empty() {
         );
     }
     store
-        .inner
+        .inner()
         .save(&key, b"not a record at all", TTL, None)
         .await
         .expect("overwrite");
@@ -101,7 +102,7 @@ async fn a_flipped_byte_anywhere_makes_the_record_empty() {
 
 #[tokio::test]
 async fn rotated_keys_keep_sessions_and_migrate_them() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let old_manager = manager_on(Arc::clone(&store));
     let old_cookie = saved_session(&old_manager, &[("user_name", "alice")]).await;
     let untouched_cookie = saved_session(&old_manager, &[("user_name", "bob")]).await;
@@ -132,10 +133,10 @@ async fn rotated_keys_keep_sessions_and_migrate_them() {
 
 #[tokio::test]
 async fn a_record_under_a_retired_key_opens_only_while_the_key_is_in_the_ring() {
-    let store = Arc::new(Instrumented::default());
+    let store = Arc::new(CountingStore::new());
     let cookie = saved_session(&manager_on(Arc::clone(&store)), &[("user_name", "alice")]).await;
-    let key = store.keys().pop().expect("key");
-    let sealed_by_a = store.stored_bytes(&key).await;
+    let key = store.written_keys().pop().expect("key");
+    let sealed_by_a = stored_bytes(&store, &key).await;
 
     let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
     let session = rotated.get(Some(cookie.value()));
@@ -146,14 +147,14 @@ async fn a_record_under_a_retired_key_opens_only_while_the_key_is_in_the_ring() 
         .expect("set")
         .expect("re-signed cookie");
     assert_ne!(
-        store.stored_bytes(&key).await,
+        stored_bytes(&store, &key).await,
         sealed_by_a,
         "resealed under B"
     );
 
     // Put the record sealed under A back, as if it had never been resealed.
     store
-        .inner
+        .inner()
         .save(&key, &sealed_by_a, TTL, None)
         .await
         .expect("overwrite");

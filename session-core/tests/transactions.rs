@@ -206,7 +206,11 @@ async fn a_commit_survives_its_request_being_cancelled() {
     let behind = tokio::spawn(async move { waiting.transaction(count_visit).await });
     tokio::time::sleep(Duration::from_millis(10)).await;
     cancelled.abort();
-    let second = behind.await.expect("task").expect("committed").expect("counted");
+    let second = behind
+        .await
+        .expect("task")
+        .expect("committed")
+        .expect("counted");
     assert_eq!(second, 2, "the cancelled request's commit stands");
     let visits = open(&manager, &cookie).get::<u64>("visits").await;
     assert_eq!(visits.expect("read"), Some(2));
@@ -238,13 +242,18 @@ async fn a_transaction_on_an_ended_session_fails_and_creates_nothing() {
     let manager = manager_on(Arc::new(MemoryStore::new()), &KeyRing::generate());
     let cookie = stored_session(&manager).await;
     let late = open(&manager, &cookie);
-    late.get::<u64>("visits").await.expect("loaded before the logout");
+    late.get::<u64>("visits")
+        .await
+        .expect("loaded before the logout");
     let logout = open(&manager, &cookie);
     logout.logout().await.expect("logout");
     let error = late.transaction(count_visit).await.expect_err("ended");
     assert!(matches!(error, Error::Ended), "{error}");
     let end = manager.finish(&late, 200).await;
-    assert!(end.set_cookie().is_none(), "no new session replaces the ended one");
+    assert!(
+        end.set_cookie().is_none(),
+        "no new session replaces the ended one"
+    );
     assert!(open(&manager, &cookie).is_empty().await.expect("load"));
 }
 
@@ -255,7 +264,11 @@ async fn a_transaction_commits_only_its_own_changes() {
     let cookie = stored_session(&manager).await;
     let session = open(&manager, &cookie);
     session.insert("blind", &1).await.expect("insert");
-    session.transaction(count_visit).await.expect("ok").expect("ok");
+    session
+        .transaction(count_visit)
+        .await
+        .expect("ok")
+        .expect("ok");
     let elsewhere = open(&manager, &cookie);
     assert_eq!(elsewhere.get::<u64>("visits").await.expect("read"), Some(1));
     assert_eq!(elsewhere.get::<u64>("blind").await.expect("read"), None);
@@ -270,10 +283,24 @@ async fn a_transaction_commits_only_its_own_changes() {
 async fn a_first_transaction_creates_the_session() {
     let manager = manager_on(Arc::new(MemoryStore::new()), &KeyRing::generate());
     let session = manager.start([]);
-    assert_eq!(session.transaction(count_visit).await.expect("ok").expect("ok"), 1);
+    assert_eq!(
+        session
+            .transaction(count_visit)
+            .await
+            .expect("ok")
+            .expect("ok"),
+        1
+    );
     let end = manager.finish(&session, 200).await;
     let cookie = end.set_cookie().expect("the new session's cookie");
     let header = format!("{}={}", cookie.name(), cookie.value());
     let again = open(&manager, &header);
-    assert_eq!(again.transaction(count_visit).await.expect("ok").expect("ok"), 2);
+    assert_eq!(
+        again
+            .transaction(count_visit)
+            .await
+            .expect("ok")
+            .expect("ok"),
+        2
+    );
 }

@@ -160,8 +160,16 @@ mod tests {
             assert!(is_valid_user_name(good), "{good:?}");
         }
         for bad in [
-            "", " ", "\t\u{3000}", "a\0b", "a\nb", "a\u{202e}b", "a\u{200b}b", "\u{feff}a",
-            "a\u{e0041}", &"x".repeat(65),
+            "",
+            " ",
+            "\t\u{3000}",
+            "a\0b",
+            "a\nb",
+            "a\u{202e}b",
+            "a\u{200b}b",
+            "\u{feff}a",
+            "a\u{e0041}",
+            &"x".repeat(65),
         ] {
             assert!(!is_valid_user_name(bad), "{bad:?}");
         }

@@ -47,7 +47,10 @@ where
 async fn visits_are_exact(apps: &[Arc<App>]) {
     let mut user = Browser::new();
     assert_eq!(user.visits(&apps[0]).await, 1);
-    let cookie = user.cookie().expect("GET /visits created the session").to_owned();
+    let cookie = user
+        .cookie()
+        .expect("GET /visits created the session")
+        .to_owned();
     let replies = at_once(apps, &cookie, |_| ("GET", "/visits".to_owned(), None)).await;
     let mut seen = HashSet::new();
     for (status, text) in replies {
@@ -60,7 +63,8 @@ async fn visits_are_exact(apps: &[Arc<App>]) {
     }
     let expected: HashSet<u64> = (2..=AT_ONCE as u64 + 1).collect();
     assert_eq!(
-        seen, expected,
+        seen,
+        expected,
         "{AT_ONCE} concurrent GET /visits after the first must answer 2 to {}",
         AT_ONCE + 1
     );
@@ -79,14 +83,20 @@ pub async fn visits_concurrent_are_exact(env: Env) {
 
 /// The same through two instances sharing memcached.
 pub async fn visits_across_instances_are_exact(env: Env) {
-    let apps = [Arc::new(env.launch().start()), Arc::new(env.launch().start())];
+    let apps = [
+        Arc::new(env.launch().start()),
+        Arc::new(env.launch().start()),
+    ];
     visits_are_exact(&apps).await;
 }
 
 async fn puts_all_persist(apps: &[Arc<App>]) {
     let mut user = Browser::new();
     user.visits(&apps[0]).await;
-    let cookie = user.cookie().expect("GET /visits created the session").to_owned();
+    let cookie = user
+        .cookie()
+        .expect("GET /visits created the session")
+        .to_owned();
     let replies = at_once(apps, &cookie, |index| {
         let name = format!("/prefs/p{:02}", index % 64);
         ("PUT", name, Some(format!("v{index}")))
@@ -94,7 +104,8 @@ async fn puts_all_persist(apps: &[Arc<App>]) {
     .await;
     for (index, (status, text)) in replies.iter().enumerate() {
         assert_eq!(
-            *status, 204,
+            *status,
+            204,
             "concurrent PUT /prefs/p{:02} (request {index}) answered {status} ({text:?})",
             index % 64
         );
@@ -118,7 +129,10 @@ pub async fn prefs_128_concurrent_puts_all_persist(env: Env) {
 
 /// The same through two instances sharing memcached.
 pub async fn prefs_puts_across_instances_all_persist(env: Env) {
-    let apps = [Arc::new(env.launch().start()), Arc::new(env.launch().start())];
+    let apps = [
+        Arc::new(env.launch().start()),
+        Arc::new(env.launch().start()),
+    ];
     puts_all_persist(&apps).await;
 }
 
@@ -128,7 +142,10 @@ pub async fn prefs_cap_holds_under_concurrency(env: Env) {
     let app = Arc::new(env.launch().start());
     let mut user = Browser::new();
     user.visits(&app).await;
-    let cookie = user.cookie().expect("GET /visits created the session").to_owned();
+    let cookie = user
+        .cookie()
+        .expect("GET /visits created the session")
+        .to_owned();
     let replies = at_once(std::slice::from_ref(&app), &cookie, |index| {
         ("PUT", format!("/prefs/n{index:03}"), Some("v".to_owned()))
     })

@@ -30,7 +30,11 @@ pub async fn login_form_creates_session(env: Env) {
         Browser::new().xsrf(&app).await;
     }
     writes.assert_unchanged(&env, "an anonymous GET /login");
-    assert_eq!(stored_items(&env).unwrap_or(0), 0, "GET /login stores nothing");
+    assert_eq!(
+        stored_items(&env).unwrap_or(0),
+        0,
+        "GET /login stores nothing"
+    );
     visitor.login(&app, "alice").await;
     visitor
         .assert_greeted(&app, "alice", "after logging in")

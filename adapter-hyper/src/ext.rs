@@ -1,0 +1,152 @@
+//! [`SessionExt`]: a handler's way to its session, and the current user or a
+//! redirect to the login page.
+
+use std::future::Future;
+
+use http::header::LOCATION;
+use http::request::Parts;
+use http::{Extensions, HeaderValue, Request, Response, StatusCode, Uri};
+use serde::de::DeserializeOwned;
+use session_core::{ErrorReply, Session};
+
+/// What [`SessionService`](crate::SessionService) puts in a request's
+/// extensions: a private type, so nothing else can plant a session there.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionHandle(pub(crate) Session);
+
+/// The session of a request served through
+/// [`SessionService`](crate::SessionService), for `http::Request` and for its
+/// [`Parts`].
+///
+/// Getting the session does no I/O: the record is loaded by the first
+/// [`Session`] method that needs it, so a request that never uses its session
+/// costs no store call.
+///
+/// ```
+/// use adapter_hyper::SessionExt as _;
+/// use bytes::Bytes;
+/// use http::{Request, Response};
+/// use http_body_util::Full;
+///
+/// async fn visits<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Box<dyn std::error::Error + Send + Sync>> {
+///     let session = request.session()?;
+///     let visits = session.get::<u64>("visits").await?.unwrap_or(0) + 1;
+///     session.insert("visits", &visits).await?;
+///     Ok(Response::new(Full::from(visits.to_string())))
+/// }
+/// ```
+pub trait SessionExt {
+    /// The request's session (a cheap handle; clones share the session).
+    ///
+    /// # Errors
+    ///
+    /// [`MissingSessionService`] when the request did not come through a
+    /// [`SessionService`](crate::SessionService): a wiring mistake.
+    fn session(&self) -> Result<Session, MissingSessionService>;
+
+    /// The logged-in user as a `T` (a `String` name by default), or the
+    /// response to send instead: a 303 to the manager's login URL with this
+    /// request's path and query as `next` for an anonymous visitor (no
+    /// session is created for them).
+    ///
+    /// The other responses have empty bodies (`B::default()`): when the store
+    /// failed, a 503 or 500 (by the failure's kind) that the service replaces
+    /// with the manager's error reply; without a
+    /// [`SessionService`](crate::SessionService), a 500 and an error in the
+    /// log naming it.
+    fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
+    where
+        T: DeserializeOwned + Send,
+        B: Default;
+}
+
+impl<Body> SessionExt for Request<Body> {
+    fn session(&self) -> Result<Session, MissingSessionService> {
+        session_in(self.extensions())
+    }
+
+    fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
+    where
+        T: DeserializeOwned + Send,
+        B: Default,
+    {
+        user_or_redirect(self.session(), self.uri().clone())
+    }
+}
+
+impl SessionExt for Parts {
+    fn session(&self) -> Result<Session, MissingSessionService> {
+        session_in(&self.extensions)
+    }
+
+    fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
+    where
+        T: DeserializeOwned + Send,
+        B: Default,
+    {
+        user_or_redirect(self.session(), self.uri.clone())
+    }
+}
+
+/// A handler asked for its session on a request that did not come through a
+/// [`SessionService`](crate::SessionService).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no session on this request: serve the handler through adapter_hyper::SessionService::new(manager, service)"
+)]
+pub struct MissingSessionService;
+
+fn session_in(extensions: &Extensions) -> Result<Session, MissingSessionService> {
+    extensions
+        .get::<SessionHandle>()
+        .map(|handle| handle.0.clone())
+        .ok_or(MissingSessionService)
+}
+
+/// Owns what it needs (not the request), so its future is `Send` whatever
+/// the request's body.
+async fn user_or_redirect<T, B>(
+    session: Result<Session, MissingSessionService>,
+    uri: Uri,
+) -> Result<T, Response<B>>
+where
+    T: DeserializeOwned + Send,
+    B: Default,
+{
+    let session = session.map_err(|missing| {
+        tracing::error!("{missing}");
+        empty(StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    match session.current_user::<T>().await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => {
+            let wanted = uri.path_and_query().map_or("/", |wanted| wanted.as_str());
+            Err(see_other(session.login_redirect(wanted)))
+        }
+        Err(error) => {
+            let status = ErrorReply::default_for(error.kind()).status();
+            Err(empty(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            ))
+        }
+    }
+}
+
+fn empty<B: Default>(status: StatusCode) -> Response<B> {
+    let mut response = Response::new(B::default());
+    *response.status_mut() = status;
+    response
+}
+
+fn see_other<B: Default>(location: String) -> Response<B> {
+    match HeaderValue::try_from(location) {
+        Ok(location) => {
+            let mut response = empty(StatusCode::SEE_OTHER);
+            response.headers_mut().insert(LOCATION, location);
+            response
+        }
+        // The core promises a valid header value; never send a 303 without
+        // a Location.
+        Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}

@@ -1,0 +1,190 @@
+//! The contract's routes as actix-web handlers, route for route as in
+//! `example-axum`.
+//!
+//! Request bodies are read by hand (not with actix-web's `Form` or `Bytes`
+//! extractors), so that every malformed body is the contract's 400 rather
+//! than actix-web's 413 or 415. Unknown paths are actix-web's 404, a known
+//! path with another method its 405.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{CONTENT_TYPE, ContentType, HeaderValue, LOCATION, X_FRAME_OPTIONS};
+use actix_web::{App, Error, HttpRequest, HttpResponse, web};
+use adapter_actix::{CurrentUser, Session, SessionError, SessionMiddleware};
+use example_support::form::Form;
+use example_support::html;
+use example_support::rules::{self, PrefError};
+use session_core::SessionManager;
+
+/// The largest login or logout form read; its fields are far smaller.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The app: every route, behind the session middleware. Built once per
+/// worker; the managers share one store.
+pub(crate) fn app(
+    manager: SessionManager,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(SessionMiddleware::new(manager))
+        .service(web::resource("/").get(home))
+        .service(web::resource("/login").get(login_page).post(login))
+        .service(web::resource("/logout").post(logout))
+        .service(web::resource("/visits").get(visits))
+        .service(web::resource("/prefs").get(prefs))
+        // An empty NAME is a bad NAME (400), not an unknown path.
+        .service(web::resource("/prefs/").put(|| async { bad_request("bad preference name") }))
+        .service(web::resource("/prefs/{name}").put(put_pref))
+}
+
+async fn home(
+    CurrentUser(name): CurrentUser,
+    session: Session,
+) -> Result<HttpResponse, SessionError> {
+    let xsrf = session.csrf_token().await?;
+    Ok(html_page(html::hello_page(&name, &xsrf)))
+}
+
+async fn login_page(session: Session, request: HttpRequest) -> Result<HttpResponse, SessionError> {
+    let query = Form::parse(request.query_string().as_bytes()).ok();
+    let next = query
+        .as_ref()
+        .and_then(|query| query.get("next"))
+        .filter(|next| rules::is_local_path(next));
+    let xsrf = session.csrf_token().await?;
+    Ok(html_page(html::login_page(&xsrf, next)))
+}
+
+async fn login(
+    session: Session,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, SessionError> {
+    let form = match read_form(&request, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(&session, &form).await? {
+        return Ok(forbidden());
+    }
+    let name = form.get("name").unwrap_or_default();
+    if !rules::is_valid_user_name(name) {
+        return Ok(bad_request("the name must be 1 to 64 characters"));
+    }
+    session.login(name).await?;
+    let next = form.get("next").and_then(rules::local_redirect);
+    Ok(see_other(next.as_deref().unwrap_or("/")))
+}
+
+async fn logout(
+    session: Session,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, SessionError> {
+    let form = match read_form(&request, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(&session, &form).await? {
+        return Ok(forbidden());
+    }
+    session.logout().await?;
+    Ok(see_other("/login"))
+}
+
+async fn visits(session: Session) -> Result<String, SessionError> {
+    let visits = session.transaction(rules::count_visit).await??;
+    Ok(visits.to_string())
+}
+
+async fn prefs(session: Session) -> Result<HttpResponse, SessionError> {
+    let prefs = session.with_data(|data| rules::prefs(data)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::Value::Object(prefs)))
+}
+
+async fn put_pref(
+    session: Session,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, SessionError> {
+    // The raw segment: a name that does not decode is a bad name (400), not
+    // the 404 of actix-web's `Path` extractor.
+    let name = request
+        .match_info()
+        .get("name")
+        .unwrap_or_default()
+        .to_owned();
+    if !rules::is_valid_pref_name(&name) {
+        return Ok(bad_request("bad preference name"));
+    }
+    let Ok(Ok(body)) = body.to_bytes_limited(rules::MAX_PREF_VALUE_BYTES).await else {
+        return Ok(bad_request("the value must be at most 256 bytes"));
+    };
+    let Some(value) = rules::pref_value(&body) else {
+        return Ok(bad_request("the value must be UTF-8"));
+    };
+    let value = value.to_owned();
+    match session
+        .transaction(move |data| rules::set_pref(data, &name, &value))
+        .await?
+    {
+        Ok(()) => Ok(HttpResponse::NoContent().finish()),
+        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
+        Err(PrefError::Session(error)) => Err(error.into()),
+    }
+}
+
+/// The body as a form, or the 400 to answer instead.
+async fn read_form(request: &HttpRequest, body: web::Payload) -> Result<Form, HttpResponse> {
+    let Ok(Ok(body)) = body.to_bytes_limited(MAX_FORM_BYTES).await else {
+        return Err(bad_request("the form is too large or unreadable"));
+    };
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
+    Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
+}
+
+/// Whether the form's `_xsrf` is the session's token. The session is loaded
+/// even when the field is missing, so a store outage is a 503 on every route
+/// that needs the session, whatever the form holds.
+async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, SessionError> {
+    let token = form.get("_xsrf").unwrap_or_default();
+    Ok(session.verify_csrf(token).await?)
+}
+
+/// An HTML page, which no other site may frame (so its logout button cannot
+/// be clickjacked).
+fn html_page(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header((X_FRAME_OPTIONS, "DENY"))
+        .body(body)
+}
+
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest()
+        .content_type(ContentType::plaintext())
+        .body(format!("{message}\n"))
+}
+
+fn forbidden() -> HttpResponse {
+    HttpResponse::Forbidden()
+        .content_type(ContentType::plaintext())
+        .body("missing or wrong _xsrf token\n")
+}
+
+/// 303 to a local path (already checked and made ASCII).
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}

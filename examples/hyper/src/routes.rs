@@ -1,0 +1,328 @@
+//! The contract's routes on plain hyper, routed by hand: the same routes,
+//! answers and checks as `examples/axum/src/routes.rs`, one for one.
+//!
+//! [`handle`] finds the route for the path (404 when there is none), then the
+//! handler for the method (405 with `Allow` when there is none; `HEAD` runs
+//! the `GET` handler and hyper leaves out the body, as axum does). Handlers
+//! take the request's session, which costs nothing until they use it, and
+//! answer `Result<Response, session_core::Error>`: a session error becomes
+//! the default error reply, which the [`SessionService`] replaces with the
+//! manager's own reply anyway.
+//!
+//! Request bodies are read with a size limit and a time limit, and every
+//! malformed body is the contract's 400.
+//!
+//! [`SessionService`]: adapter_hyper::SessionService
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use adapter_hyper::SessionExt as _;
+use bytes::Bytes;
+use example_support::form::Form;
+use example_support::html;
+use example_support::rules::{self, PrefError};
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION, X_FRAME_OPTIONS};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use session_core::{Error, ErrorReply, Session};
+
+/// The response body of every handler.
+pub(crate) type Body = Full<Bytes>;
+
+type Answer = Result<Response<Body>, Error>;
+
+/// The largest login or logout form read; its fields are far smaller.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// How long a request body may take to arrive once its head has: a client
+/// trickling a body cannot hold its connection and handler for ever.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A path the app serves.
+#[derive(Debug, Clone, Copy)]
+enum Route<'a> {
+    Home,
+    Login,
+    Logout,
+    Visits,
+    Prefs,
+    /// `/prefs/NAME`, with NAME as it is in the path (still percent-encoded).
+    Pref(&'a str),
+}
+
+impl<'a> Route<'a> {
+    fn of(path: &'a str) -> Option<Self> {
+        Some(match path {
+            "/" => Route::Home,
+            "/login" => Route::Login,
+            "/logout" => Route::Logout,
+            "/visits" => Route::Visits,
+            "/prefs" => Route::Prefs,
+            // An empty NAME is a bad NAME (400), not an unknown path.
+            _ => match path.strip_prefix("/prefs/") {
+                Some(name) if !name.contains('/') => Route::Pref(name),
+                _ => return None,
+            },
+        })
+    }
+
+    /// The methods it answers, for a 405's `Allow`.
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Home | Route::Visits | Route::Prefs => "GET,HEAD",
+            Route::Login => "GET,HEAD,POST",
+            Route::Logout => "POST",
+            Route::Pref(_) => "PUT",
+        }
+    }
+}
+
+/// The app: every request the [`SessionService`](adapter_hyper::SessionService)
+/// passes on.
+pub(crate) async fn handle(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let path = request.uri().path().to_owned();
+    let Some(route) = Route::of(&path) else {
+        return Ok(empty(StatusCode::NOT_FOUND));
+    };
+    let session = match request.session() {
+        Ok(session) => session,
+        Err(missing) => {
+            return Ok(text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &missing.to_string(),
+            ));
+        }
+    };
+    let get = matches!(*request.method(), Method::GET | Method::HEAD);
+    let answer = match (route, request.method().clone()) {
+        (Route::Home, _) if get => home(&request, &session).await,
+        (Route::Login, _) if get => login_page(&request, &session).await,
+        (Route::Login, Method::POST) => login(request, &session).await,
+        (Route::Logout, Method::POST) => logout(request, &session).await,
+        (Route::Visits, _) if get => visits(&session).await,
+        (Route::Prefs, _) if get => prefs(&session).await,
+        (Route::Pref(name), Method::PUT) => put_pref(request, &session, name).await,
+        (route, _) => {
+            let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+            let allow = HeaderValue::from_static(route.allow());
+            response.headers_mut().insert(ALLOW, allow);
+            Ok(response)
+        }
+    };
+    Ok(answer.unwrap_or_else(|error| ErrorReply::default_for(error.kind()).to_response()))
+}
+
+async fn home(request: &Request<Incoming>, session: &Session) -> Answer {
+    let name: String = match request.current_user().await {
+        Ok(name) => name,
+        Err(redirect) => return Ok(redirect),
+    };
+    let xsrf = session.csrf_token().await?;
+    Ok(page(html::hello_page(&name, &xsrf)))
+}
+
+async fn login_page(request: &Request<Incoming>, session: &Session) -> Answer {
+    let query = request.uri().query();
+    let query = query.and_then(|query| Form::parse(query.as_bytes()).ok());
+    let next = query
+        .as_ref()
+        .and_then(|query| query.get("next"))
+        .filter(|next| rules::is_local_path(next));
+    let xsrf = session.csrf_token().await?;
+    Ok(page(html::login_page(&xsrf, next)))
+}
+
+async fn login(request: Request<Incoming>, session: &Session) -> Answer {
+    let form = match read_form(request).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(session, &form).await? {
+        return Ok(forbidden());
+    }
+    let name = form.get("name").unwrap_or_default();
+    if !rules::is_valid_user_name(name) {
+        return Ok(bad_request("the name must be 1 to 64 characters"));
+    }
+    session.login(name).await?;
+    let next = form.get("next").and_then(rules::local_redirect);
+    Ok(see_other(next.as_deref().unwrap_or("/")))
+}
+
+async fn logout(request: Request<Incoming>, session: &Session) -> Answer {
+    let form = match read_form(request).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    if !xsrf_matches(session, &form).await? {
+        return Ok(forbidden());
+    }
+    session.logout().await?;
+    Ok(see_other("/login"))
+}
+
+async fn visits(session: &Session) -> Answer {
+    let visits = session.transaction(rules::count_visit).await??;
+    Ok(text(StatusCode::OK, &visits.to_string()))
+}
+
+async fn prefs(session: &Session) -> Answer {
+    let prefs = session.with_data(|data| rules::prefs(data)).await??;
+    let json = serde_json::Value::Object(prefs).to_string();
+    Ok(with_type(
+        Response::new(Full::from(json)),
+        "application/json",
+    ))
+}
+
+async fn put_pref(request: Request<Incoming>, session: &Session, name: &str) -> Answer {
+    let Some(name) = decode_segment(name).filter(|name| rules::is_valid_pref_name(name)) else {
+        return Ok(bad_request("bad preference name"));
+    };
+    let Ok(body) = read_body(request.into_body(), rules::MAX_PREF_VALUE_BYTES).await else {
+        return Ok(bad_request("the value must be at most 256 bytes"));
+    };
+    let Some(value) = rules::pref_value(&body) else {
+        return Ok(bad_request("the value must be UTF-8"));
+    };
+    let value = value.to_owned();
+    match session
+        .transaction(move |data| rules::set_pref(data, &name, &value))
+        .await?
+    {
+        Ok(()) => Ok(empty(StatusCode::NO_CONTENT)),
+        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
+        Err(PrefError::Session(error)) => Err(error),
+    }
+}
+
+/// The body, if it is at most `limit` bytes and arrives within
+/// [`BODY_TIMEOUT`].
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ()> {
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(BODY_TIMEOUT, collect).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+/// The body as a form, or the 400 to answer instead.
+async fn read_form(request: Request<Incoming>) -> Result<Form, Response<Body>> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|()| bad_request("the form is too large or unreadable"))?;
+    let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+    Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
+}
+
+/// Whether the form's `_xsrf` is the session's token. The session is loaded
+/// even when the field is missing, so a store outage is a 503 on every route
+/// that needs the session, whatever the form holds.
+async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, Error> {
+    let token = form.get("_xsrf").unwrap_or_default();
+    session.verify_csrf(token).await
+}
+
+/// A path segment percent-decoded, as axum's `Path` gives it (`+` stays a
+/// `+`); `None` when an escape is malformed or the result is not UTF-8.
+fn decode_segment(segment: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(segment.len());
+    let mut rest = segment.bytes();
+    while let Some(byte) = rest.next() {
+        if byte == b'%' {
+            let high = char::from(rest.next()?).to_digit(16)?;
+            let low = char::from(rest.next()?).to_digit(16)?;
+            bytes.push(u8::try_from(high << 4 | low).ok()?);
+        } else {
+            bytes.push(byte);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = status;
+    response
+}
+
+fn with_type(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
+    let value = HeaderValue::from_static(content_type);
+    response.headers_mut().insert(CONTENT_TYPE, value);
+    response
+}
+
+fn text(status: StatusCode, text: &str) -> Response<Body> {
+    let mut response = Response::new(Full::from(text.to_owned()));
+    *response.status_mut() = status;
+    with_type(response, "text/plain; charset=utf-8")
+}
+
+/// An HTML page, never framed. (Pages showing a name or a token also get
+/// `Cache-Control: no-store` from the session service.)
+fn page(html: String) -> Response<Body> {
+    let mut response = with_type(Response::new(Full::from(html)), "text/html; charset=utf-8");
+    let frame_options = HeaderValue::from_static(html::FRAME_OPTIONS);
+    response
+        .headers_mut()
+        .insert(X_FRAME_OPTIONS, frame_options);
+    response
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    text(StatusCode::BAD_REQUEST, &format!("{message}\n"))
+}
+
+fn forbidden() -> Response<Body> {
+    text(StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n")
+}
+
+/// 303 to a local path (already checked and made ASCII).
+fn see_other(location: &str) -> Response<Body> {
+    let mut response = empty(StatusCode::SEE_OTHER);
+    match HeaderValue::from_str(location) {
+        Ok(location) => {
+            response.headers_mut().insert(LOCATION, location);
+            response
+        }
+        Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_path() {
+        assert!(matches!(Route::of("/"), Some(Route::Home)));
+        assert!(matches!(Route::of("/prefs/"), Some(Route::Pref(""))));
+        assert!(matches!(
+            Route::of("/prefs/theme"),
+            Some(Route::Pref("theme"))
+        ));
+        for unknown in [
+            "/nope",
+            "/login/",
+            "/login/extra",
+            "/visits/1",
+            "/prefs/a/b",
+            "",
+        ] {
+            assert!(Route::of(unknown).is_none(), "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn decodes_path_segments_like_axum() {
+        assert_eq!(decode_segment("%61b-c").as_deref(), Some("ab-c"));
+        assert_eq!(decode_segment("a+b").as_deref(), Some("a+b"));
+        assert_eq!(decode_segment("%C3%BC").as_deref(), Some("ü"));
+        for bad in ["%", "%4", "%zz", "%+1", "%FF"] {
+            assert_eq!(decode_segment(bad), None, "{bad:?}");
+        }
+    }
+}
