@@ -32,6 +32,7 @@ fn record(c: &mut Criterion) {
 
 fn cycle(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let manager = SessionManager::builder(Arc::new(MemoryStore::new()), KeyRing::generate())

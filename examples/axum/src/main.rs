@@ -11,6 +11,7 @@ mod routes;
 use std::process::ExitCode;
 
 use example_support::runtime::{Shutdown, announce};
+use hyper_util::service::TowerToHyperService;
 
 const PROGRAM: &str = "example-axum";
 
@@ -36,13 +37,12 @@ async fn main() -> ExitCode {
         }
     };
     announce(listener.local_addr().unwrap_or(listen));
-    let server = axum::serve(listener, routes::app(setup.manager))
-        .with_graceful_shutdown(shutdown.requested());
-    match shutdown.serve(server.into_future()).await {
+    // hyper's HTTP/1.1 server rather than `axum::serve`, which gives hyper no
+    // timer and so no limit on slow or idle clients.
+    let service = TowerToHyperService::new(routes::app(setup.manager));
+    let server = example_support::http1::serve(listener, service, shutdown.requested());
+    match shutdown.serve(server).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{PROGRAM}: error: {error}");
-            ExitCode::FAILURE
-        }
+        Err(never) => match never {},
     }
 }

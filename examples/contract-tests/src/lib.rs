@@ -94,6 +94,7 @@ macro_rules! contract_suite {
                 rejects_unparsable_listen_address,
                 rejects_short_or_unreadable_secret,
                 rejects_malformed_options,
+                slow_and_idle_connections_are_closed,
             ];
         }
     };

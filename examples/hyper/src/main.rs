@@ -2,17 +2,18 @@
 //!
 //! `cargo run --release -p example-hyper -- [--listen ADDR] [--store SPEC] ...`
 //! (`--help` lists the options). The routes are in [`routes`], routed by
-//! hand; the accept loop and its limits on slow clients in [`server`];
-//! everything that is not hyper-specific comes from `example-support`.
+//! hand; everything that is not hyper-specific comes from `example-support`,
+//! including the HTTP/1.1 server with its limits on slow clients.
 
 #![forbid(unsafe_code)]
 
 mod routes;
-mod server;
 
 use std::process::ExitCode;
 
+use adapter_hyper::SessionService;
 use example_support::runtime::{Shutdown, announce};
+use hyper::service::service_fn;
 
 const PROGRAM: &str = "example-hyper";
 
@@ -38,7 +39,8 @@ async fn main() -> ExitCode {
         }
     };
     announce(listener.local_addr().unwrap_or(listen));
-    let server = server::serve(listener, setup.manager, shutdown.requested());
+    let service = SessionService::new(setup.manager, service_fn(routes::handle));
+    let server = example_support::http1::serve(listener, service, shutdown.requested());
     match shutdown.serve(server).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(never) => match never {},

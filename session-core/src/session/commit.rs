@@ -16,7 +16,7 @@
 //! the write happened, and a job must never apply twice): the batch fails.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,15 +35,19 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(64);
 
 /// Every live session queue of one manager, by store key.
+/// Keys are a namespace plus the SHA-256 of a secret random ID, so no client
+/// can choose them: a fast seeded hasher is safe here.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Debug)]
 pub(crate) struct Committer {
     shards: Vec<Mutex<Shard>>,
-    hasher: RandomState,
+    hasher: Hasher,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    queues: HashMap<String, Weak<Queue>>,
+    queues: HashMap<String, Weak<Queue>, Hasher>,
     /// Size after the last sweep of dead entries.
     swept_len: usize,
 }
@@ -52,7 +56,7 @@ impl Default for Committer {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
+            hasher: Hasher::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod pages;
 mod prefs;
 mod process;
 mod records;
+mod slow_clients;
 
 pub use cluster::{
     instances_share_sessions, key_rotation_keeps_sessions, servers_share_load_and_survive_removal,
@@ -54,6 +55,7 @@ pub use records::{
     altered_or_copied_record_is_empty_session, store_keys_reveal_no_cookie,
     store_values_hide_plaintext, undecodable_record_is_empty_session,
 };
+pub use slow_clients::slow_and_idle_connections_are_closed;
 
 use crate::Env;
 use crate::inspect;
