@@ -11,9 +11,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, ContentType, HeaderValue, LOCATION, X_FRAME_OPTIONS};
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 use adapter_actix::{CurrentUser, Session, SessionError, SessionMiddleware};
+use example_support::actions::{self, Answer};
 use example_support::form::Form;
 use example_support::html;
-use example_support::rules::{self, PrefError};
+use example_support::rules;
 use session_core::SessionManager;
 
 /// The largest login or logout form read; its fields are far smaller.
@@ -71,16 +72,7 @@ async fn login(
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(&session, &form).await? {
-        return Ok(forbidden());
-    }
-    let name = form.get("name").unwrap_or_default();
-    if !rules::is_valid_user_name(name) {
-        return Ok(bad_request("the name must be 1 to 64 characters"));
-    }
-    session.login(name).await?;
-    let next = form.get("next").and_then(rules::local_redirect);
-    Ok(see_other(next.as_deref().unwrap_or("/")))
+    Ok(respond(actions::login(&session, &form).await?))
 }
 
 async fn logout(
@@ -92,16 +84,11 @@ async fn logout(
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(&session, &form).await? {
-        return Ok(forbidden());
-    }
-    session.logout().await?;
-    Ok(see_other("/login"))
+    Ok(respond(actions::logout(&session, &form).await?))
 }
 
 async fn visits(session: Session) -> Result<String, SessionError> {
-    let visits = session.transaction(rules::count_visit).await??;
-    Ok(visits.to_string())
+    Ok(actions::visits(&session).await?.to_string())
 }
 
 async fn prefs(session: Session) -> Result<HttpResponse, SessionError> {
@@ -116,29 +103,12 @@ async fn put_pref(
 ) -> Result<HttpResponse, SessionError> {
     // The raw segment: a name that does not decode is a bad name (400), not
     // the 404 of actix-web's `Path` extractor.
-    let name = request
-        .match_info()
-        .get("name")
-        .unwrap_or_default()
-        .to_owned();
-    if !rules::is_valid_pref_name(&name) {
-        return Ok(bad_request("bad preference name"));
-    }
-    let Ok(Ok(body)) = body.to_bytes_limited(rules::MAX_PREF_VALUE_BYTES).await else {
-        return Ok(bad_request("the value must be at most 256 bytes"));
-    };
-    let Some(value) = rules::pref_value(&body) else {
-        return Ok(bad_request("the value must be UTF-8"));
-    };
-    let value = value.to_owned();
-    match session
-        .transaction(move |data| rules::set_pref(data, &name, &value))
-        .await?
-    {
-        Ok(()) => Ok(HttpResponse::NoContent().finish()),
-        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
-        Err(PrefError::Session(error)) => Err(error.into()),
-    }
+    let name = request.match_info().get("name").unwrap_or_default();
+    let body = body.to_bytes_limited(rules::MAX_PREF_VALUE_BYTES).await;
+    let body = body.ok().and_then(Result::ok);
+    Ok(respond(
+        actions::put_pref(&session, name, body.as_deref()).await?,
+    ))
 }
 
 /// The body as a form, or the 400 to answer instead.
@@ -156,17 +126,12 @@ async fn read_form(request: &HttpRequest, body: web::Payload) -> Result<Form, Ht
 /// Whether the form's `_xsrf` is the session's token. The session is loaded
 /// even when the field is missing, so a store outage is a 503 on every route
 /// that needs the session, whatever the form holds.
-async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, SessionError> {
-    let token = form.get("_xsrf").unwrap_or_default();
-    Ok(session.verify_csrf(token).await?)
-}
-
 /// An HTML page, which no other site may frame (so its logout button cannot
 /// be clickjacked).
 fn html_page(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::html())
-        .insert_header((X_FRAME_OPTIONS, "DENY"))
+        .insert_header((X_FRAME_OPTIONS, html::FRAME_OPTIONS))
         .body(body)
 }
 
@@ -176,15 +141,16 @@ fn bad_request(message: &str) -> HttpResponse {
         .body(format!("{message}\n"))
 }
 
-fn forbidden() -> HttpResponse {
-    HttpResponse::Forbidden()
-        .content_type(ContentType::plaintext())
-        .body("missing or wrong _xsrf token\n")
-}
-
-/// 303 to a local path (already checked and made ASCII).
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish()
+/// A route's answer as actix-web's response.
+fn respond(answer: Answer) -> HttpResponse {
+    match answer {
+        Answer::NoContent => HttpResponse::NoContent().finish(),
+        Answer::SeeOther(location) => HttpResponse::SeeOther()
+            .insert_header((LOCATION, location))
+            .finish(),
+        Answer::BadRequest(message) => bad_request(message),
+        Answer::Forbidden => HttpResponse::Forbidden()
+            .content_type(ContentType::plaintext())
+            .body("missing or wrong _xsrf token\n"),
+    }
 }

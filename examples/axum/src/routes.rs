@@ -11,9 +11,10 @@ use axum::http::header::{CONTENT_TYPE, LOCATION, X_FRAME_OPTIONS};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post, put};
+use example_support::actions::{self, Answer};
 use example_support::form::Form;
 use example_support::html;
-use example_support::rules::{self, PrefError};
+use example_support::rules;
 use session_core::SessionManager;
 
 /// The largest login or logout form read; its fields are far smaller.
@@ -56,16 +57,7 @@ async fn login(session: Session, headers: HeaderMap, body: Body) -> Result<Respo
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(&session, &form).await? {
-        return Ok(forbidden());
-    }
-    let name = form.get("name").unwrap_or_default();
-    if !rules::is_valid_user_name(name) {
-        return Ok(bad_request("the name must be 1 to 64 characters"));
-    }
-    session.login(name).await?;
-    let next = form.get("next").and_then(rules::local_redirect);
-    Ok(see_other(next.as_deref().unwrap_or("/")))
+    Ok(respond(actions::login(&session, &form).await?))
 }
 
 async fn logout(
@@ -77,16 +69,11 @@ async fn logout(
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(&session, &form).await? {
-        return Ok(forbidden());
-    }
-    session.logout().await?;
-    Ok(see_other("/login"))
+    Ok(respond(actions::logout(&session, &form).await?))
 }
 
 async fn visits(session: Session) -> Result<String, SessionError> {
-    let visits = session.transaction(rules::count_visit).await??;
-    Ok(visits.to_string())
+    Ok(actions::visits(&session).await?.to_string())
 }
 
 async fn prefs(session: Session) -> Result<Json<serde_json::Value>, SessionError> {
@@ -99,24 +86,12 @@ async fn put_pref(
     Path(name): Path<String>,
     body: Body,
 ) -> Result<Response, SessionError> {
-    if !rules::is_valid_pref_name(&name) {
-        return Ok(bad_request("bad preference name"));
-    }
-    let Ok(body) = axum::body::to_bytes(body, rules::MAX_PREF_VALUE_BYTES).await else {
-        return Ok(bad_request("the value must be at most 256 bytes"));
-    };
-    let Some(value) = rules::pref_value(&body) else {
-        return Ok(bad_request("the value must be UTF-8"));
-    };
-    let value = value.to_owned();
-    match session
-        .transaction(move |data| rules::set_pref(data, &name, &value))
-        .await?
-    {
-        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
-        Err(PrefError::Session(error)) => Err(error.into()),
-    }
+    let body = axum::body::to_bytes(body, rules::MAX_PREF_VALUE_BYTES)
+        .await
+        .ok();
+    Ok(respond(
+        actions::put_pref(&session, &name, body.as_deref()).await?,
+    ))
 }
 
 /// The body as a form, or the 400 to answer instead.
@@ -126,14 +101,6 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, Response> {
         .map_err(|_| bad_request("the form is too large or unreadable"))?;
     let content_type = headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
     Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
-}
-
-/// Whether the form's `_xsrf` is the session's token. The session is loaded
-/// even when the field is missing, so a store outage is a 503 on every route
-/// that needs the session, whatever the form holds.
-async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, SessionError> {
-    let token = form.get("_xsrf").unwrap_or_default();
-    Ok(session.verify_csrf(token).await?)
 }
 
 /// An HTML page, never framed. (Pages showing a name or a token also get
@@ -146,11 +113,16 @@ fn bad_request(message: &str) -> Response {
     (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
 }
 
-fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n").into_response()
-}
-
-/// 303 to a local path (already checked and made ASCII).
-fn see_other(location: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
+/// A route's answer as axum's response.
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Answer::NoContent => StatusCode::NO_CONTENT.into_response(),
+        Answer::SeeOther(location) => {
+            (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
+        }
+        Answer::BadRequest(message) => bad_request(message),
+        Answer::Forbidden => {
+            (StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n").into_response()
+        }
+    }
 }

@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use adapter_hyper::SessionExt as _;
 use bytes::Bytes;
+use example_support::actions::{self, Answer};
 use example_support::form::Form;
 use example_support::html;
-use example_support::rules::{self, PrefError};
+use example_support::rules;
 use http::header::{ALLOW, CONTENT_TYPE, LOCATION, X_FRAME_OPTIONS};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -31,7 +32,7 @@ use session_core::{Error, ErrorReply, Session};
 /// The response body of every handler.
 pub(crate) type Body = Full<Bytes>;
 
-type Answer = Result<Response<Body>, Error>;
+type Handled = Result<Response<Body>, Error>;
 
 /// The largest login or logout form read; its fields are far smaller.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -114,7 +115,7 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Response<Body>,
     Ok(answer.unwrap_or_else(|error| ErrorReply::default_for(error.kind()).to_response()))
 }
 
-async fn home(request: &Request<Incoming>, session: &Session) -> Answer {
+async fn home(request: &Request<Incoming>, session: &Session) -> Handled {
     let name: String = match request.current_user().await {
         Ok(name) => name,
         Err(redirect) => return Ok(redirect),
@@ -123,7 +124,7 @@ async fn home(request: &Request<Incoming>, session: &Session) -> Answer {
     Ok(page(html::hello_page(&name, &xsrf)))
 }
 
-async fn login_page(request: &Request<Incoming>, session: &Session) -> Answer {
+async fn login_page(request: &Request<Incoming>, session: &Session) -> Handled {
     let query = request.uri().query();
     let query = query.and_then(|query| Form::parse(query.as_bytes()).ok());
     let next = query
@@ -134,41 +135,28 @@ async fn login_page(request: &Request<Incoming>, session: &Session) -> Answer {
     Ok(page(html::login_page(&xsrf, next)))
 }
 
-async fn login(request: Request<Incoming>, session: &Session) -> Answer {
+async fn login(request: Request<Incoming>, session: &Session) -> Handled {
     let form = match read_form(request).await {
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(session, &form).await? {
-        return Ok(forbidden());
-    }
-    let name = form.get("name").unwrap_or_default();
-    if !rules::is_valid_user_name(name) {
-        return Ok(bad_request("the name must be 1 to 64 characters"));
-    }
-    session.login(name).await?;
-    let next = form.get("next").and_then(rules::local_redirect);
-    Ok(see_other(next.as_deref().unwrap_or("/")))
+    Ok(respond(actions::login(session, &form).await?))
 }
 
-async fn logout(request: Request<Incoming>, session: &Session) -> Answer {
+async fn logout(request: Request<Incoming>, session: &Session) -> Handled {
     let form = match read_form(request).await {
         Ok(form) => form,
         Err(rejection) => return Ok(rejection),
     };
-    if !xsrf_matches(session, &form).await? {
-        return Ok(forbidden());
-    }
-    session.logout().await?;
-    Ok(see_other("/login"))
+    Ok(respond(actions::logout(session, &form).await?))
 }
 
-async fn visits(session: &Session) -> Answer {
-    let visits = session.transaction(rules::count_visit).await??;
+async fn visits(session: &Session) -> Handled {
+    let visits = actions::visits(session).await?;
     Ok(text(StatusCode::OK, &visits.to_string()))
 }
 
-async fn prefs(session: &Session) -> Answer {
+async fn prefs(session: &Session) -> Handled {
     let prefs = session.with_data(|data| rules::prefs(data)).await??;
     let json = serde_json::Value::Object(prefs).to_string();
     Ok(with_type(
@@ -177,25 +165,14 @@ async fn prefs(session: &Session) -> Answer {
     ))
 }
 
-async fn put_pref(request: Request<Incoming>, session: &Session, name: &str) -> Answer {
-    let Some(name) = decode_segment(name).filter(|name| rules::is_valid_pref_name(name)) else {
-        return Ok(bad_request("bad preference name"));
+async fn put_pref(request: Request<Incoming>, session: &Session, name: &str) -> Handled {
+    let Some(name) = decode_segment(name) else {
+        return Ok(respond(Answer::BadRequest("bad preference name")));
     };
-    let Ok(body) = read_body(request.into_body(), rules::MAX_PREF_VALUE_BYTES).await else {
-        return Ok(bad_request("the value must be at most 256 bytes"));
-    };
-    let Some(value) = rules::pref_value(&body) else {
-        return Ok(bad_request("the value must be UTF-8"));
-    };
-    let value = value.to_owned();
-    match session
-        .transaction(move |data| rules::set_pref(data, &name, &value))
-        .await?
-    {
-        Ok(()) => Ok(empty(StatusCode::NO_CONTENT)),
-        Err(PrefError::TooMany) => Ok(bad_request("too many preferences")),
-        Err(PrefError::Session(error)) => Err(error),
-    }
+    let body = read_body(request.into_body(), rules::MAX_PREF_VALUE_BYTES).await;
+    Ok(respond(
+        actions::put_pref(session, &name, body.ok().as_deref()).await?,
+    ))
 }
 
 /// The body, if it is at most `limit` bytes and arrives within
@@ -216,14 +193,6 @@ async fn read_form(request: Request<Incoming>) -> Result<Form, Response<Body>> {
         .map_err(|()| bad_request("the form is too large or unreadable"))?;
     let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
     Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
-}
-
-/// Whether the form's `_xsrf` is the session's token. The session is loaded
-/// even when the field is missing, so a store outage is a 503 on every route
-/// that needs the session, whatever the form holds.
-async fn xsrf_matches(session: &Session, form: &Form) -> Result<bool, Error> {
-    let token = form.get("_xsrf").unwrap_or_default();
-    session.verify_csrf(token).await
 }
 
 /// A path segment percent-decoded, as axum's `Path` gives it (`+` stays a
@@ -276,19 +245,22 @@ fn bad_request(message: &str) -> Response<Body> {
     text(StatusCode::BAD_REQUEST, &format!("{message}\n"))
 }
 
-fn forbidden() -> Response<Body> {
-    text(StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n")
-}
-
-/// 303 to a local path (already checked and made ASCII).
-fn see_other(location: &str) -> Response<Body> {
-    let mut response = empty(StatusCode::SEE_OTHER);
-    match HeaderValue::from_str(location) {
-        Ok(location) => {
-            response.headers_mut().insert(LOCATION, location);
-            response
+/// A route's answer as hyper's response.
+fn respond(answer: Answer) -> Response<Body> {
+    match answer {
+        Answer::NoContent => empty(StatusCode::NO_CONTENT),
+        Answer::SeeOther(location) => {
+            let mut response = empty(StatusCode::SEE_OTHER);
+            match HeaderValue::from_str(&location) {
+                Ok(location) => {
+                    response.headers_mut().insert(LOCATION, location);
+                    response
+                }
+                Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+            }
         }
-        Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+        Answer::BadRequest(message) => bad_request(message),
+        Answer::Forbidden => text(StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n"),
     }
 }
 

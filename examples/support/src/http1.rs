@@ -26,6 +26,8 @@
 use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +39,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use crate::runtime::{Shutdown, announce};
 
 /// How long a connection may wait for a complete request head.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,6 +71,43 @@ pub fn connection_bound() -> usize {
         }
     };
     usize::try_from(limit.saturating_sub(RESERVED_FILES).max(64)).unwrap_or(usize::MAX)
+}
+
+/// The whole life of an app on this server: binds `listen`, handles SIGINT
+/// and SIGTERM, prints the `listening on` line, serves `service` until a
+/// signal, and shuts down within the contract's deadline. Answers the exit
+/// code (with one line on stderr when it cannot start).
+pub async fn run<S, B>(program: &str, listen: SocketAddr, service: S) -> ExitCode
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let listener = match TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("{program}: error: cannot listen on {listen}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = match Shutdown::on_signals() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("{program}: error: cannot handle signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    announce(listener.local_addr().unwrap_or(listen));
+    match shutdown
+        .serve(serve(listener, service, shutdown.requested()))
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(never) => match never {},
+    }
 }
 
 /// Serves `listener` with `service` until `stop` resolves, then stops
