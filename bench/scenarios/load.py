@@ -8,8 +8,11 @@ harness's peer comparison:
   flood  1,000 users log in, then anonymous GET /login (no cookie) for a while
          against memcached -m 64: store writes during the flood, evictions,
          and how many users are still logged in.
+  slow   500 connections each holding a partial 60 KiB request head: the
+         app's resident memory before and with them, how long until the app
+         closed them all, and the slowest of the other clients meanwhile.
 
-Usage: bench/scenarios/load.py hot|flood [--app example-axum] [--seconds N]
+Usage: bench/scenarios/load.py hot|flood|slow [--app example-axum] [--seconds N]
 Needs wrk and memcached (apt-get install wrk memcached) and the release
 builds (cargo build --release -p example-axum -p example-actix -p example-hyper).
 """
@@ -153,15 +156,59 @@ def flood(args):
         app.terminate(); app.wait(); mc.terminate()
 
 
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1))
+
+
+def slow(args):
+    app, port = start_app(args.app, "memory")
+    try:
+        request(port, "GET", "/visits")
+        before = rss_kb(app.pid)
+        head = b"GET /visits HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (60 * 1024)
+        opened = time.monotonic()
+        conns = []
+        for _ in range(500):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(head)
+            conns.append(s)
+        time.sleep(1)
+        during = rss_kb(app.pid)
+        slowest = 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            status, _, _ = request(port, "GET", "/visits")
+            assert status == 200, status
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.2)
+        closed_at = []
+        for s in conns:
+            s.settimeout(20)
+            try:
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+            closed_at.append(time.monotonic() - opened)
+        print(f"| {args.app}: 500 connections with a partial 60 KiB head | value |")
+        print("|---|---:|")
+        print(f"| resident memory before / with them | {before / 1024:.1f} MB / {during / 1024:.1f} MB (+{(during - before) / 1024:.1f} MB) |")
+        print(f"| all closed after | {max(closed_at):.1f} s |")
+        print(f"| slowest of 20 other requests meanwhile | {slowest * 1000:.0f} ms |")
+    finally:
+        app.terminate(); app.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["hot", "flood"])
+    parser.add_argument("scenario", choices=["hot", "flood", "slow"])
     parser.add_argument("--app", default="example-axum")
     parser.add_argument("--seconds", type=int, default=None)
     args = parser.parse_args()
     if args.seconds is None:
         args.seconds = 10 if args.scenario == "hot" else 60
-    {"hot": hot, "flood": flood}[args.scenario](args)
+    {"hot": hot, "flood": flood, "slow": slow}[args.scenario](args)
 
 
 if __name__ == "__main__":

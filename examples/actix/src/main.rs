@@ -57,7 +57,16 @@ async fn serve(setup: Setup) -> ExitCode {
     };
     let manager = setup.manager;
     let draining = shutdown.clone();
+    // The open-file limit raised to its hard limit, and the connections bounded
+    // below it. actix-server pauses accepting at its bound (the backlog holds
+    // what comes meanwhile) rather than close new connections at once as the
+    // hyper-served apps do; either way the listener never fails on
+    // `Too many open files`.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_worker = (example_support::http1::connection_bound() / workers).max(1);
     let server = actix_server::Server::build()
+        .workers(workers)
+        .max_concurrent_connections(per_worker)
         .shutdown_signal(shutdown.requested())
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .listen(PROGRAM, listener, move || {
