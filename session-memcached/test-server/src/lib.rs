@@ -15,7 +15,16 @@
 //! println!("memcached listens on {}", server.spec());
 //! ```
 //!
-//! The code is blocking `std` only, so it works from sync tests and from inside async tests alike.
+//! For failures a real server does not produce on request (slow answers, silence, a connection
+//! reset mid-answer), put a [`Proxy`] between the client and the server and switch its
+//! [`ProxyMode`] while the test runs.
+//!
+//! The code is blocking `std` (plus `socket2`, for the one socket option std cannot set yet), so
+//! it works from sync tests and from inside async tests alike.
+
+mod proxy;
+
+pub use proxy::{Proxy, ProxyMode};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Write};

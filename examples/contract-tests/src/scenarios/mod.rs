@@ -37,7 +37,10 @@ pub use login::{
     login_rotates_session_id, login_validates_name_length,
 };
 pub use logout::{logout_destroys_session, logout_rejects_bad_xsrf};
-pub use outage::outage_answers_503_and_recovers;
+pub use outage::{
+    full_memcached_answers_503, outage_answers_503_and_recovers,
+    silent_memcached_answers_within_budget, slow_memcached_answers_within_budget,
+};
 pub use pages::{
     personal_pages_are_not_cached_or_framed, root_redirects_anonymous_without_session,
     unknown_path_is_404, visits_count_from_one,
