@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: harness [--rounds N] [--seconds S] [--quick] [--no-callgrind]
-               [--variants NAME,NAME...] [--out DIR]
+               [--variants NAME,NAME...] [--patience S] [--out DIR]
 
   --rounds N        rounds of every variant x route, interleaved (default 5)
   --seconds S       seconds per wrk run (default 8)
@@ -12,6 +12,8 @@ usage: harness [--rounds N] [--seconds S] [--quick] [--no-callgrind]
                     bench/target/quick unless --out is given
   --no-callgrind    skip the instructions-per-request runs
   --variants LIST   only these variants (default: all)
+  --patience S      before each run, wait up to S seconds for the CPUs to be
+                    90% idle (default 10; 0: never wait)
   --out DIR         where to write latest.md, latest.json and http.svg
                     (default bench/results)";
 
@@ -22,6 +24,7 @@ pub struct Config {
     pub seconds: u32,
     pub callgrind: bool,
     pub variants: Vec<String>,
+    pub patience: u64,
     pub out: PathBuf,
 }
 
@@ -34,6 +37,7 @@ impl Config {
     ) -> Result<Config, String> {
         let mut args = args.into_iter();
         let (mut rounds, mut seconds, mut out) = (None, None, None);
+        let mut patience = 10;
         let (mut quick, mut callgrind, mut variants) = (false, true, Vec::new());
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -43,6 +47,7 @@ impl Config {
                 "--quick" => quick = true,
                 "--no-callgrind" => callgrind = false,
                 "--variants" => variants.extend(value()?.split(',').map(str::to_owned)),
+                "--patience" => patience = number(&arg, &value()?)?,
                 "--out" => out = Some(PathBuf::from(value()?)),
                 "-h" | "--help" => return Err(String::new()),
                 _ => return Err(format!("unknown argument {arg}")),
@@ -53,6 +58,7 @@ impl Config {
             seconds: seconds.unwrap_or(if quick { 2 } else { 8 }),
             callgrind: callgrind && !quick,
             variants,
+            patience,
             out: out.unwrap_or_else(|| match quick {
                 true => bench.join("target/quick"),
                 false => bench.join("results"),

@@ -101,8 +101,9 @@ impl Server {
         self.address
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// The CPU time the server has used so far, user and system.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        cpu_time(self.child.id())
     }
 
     /// Sends SIGTERM and waits for the exit, which must be a success.
@@ -141,6 +142,42 @@ impl Drop for Server {
     }
 }
 
+/// The CPU time process `pid` has used, user and system, from
+/// `/proc/PID/stat` (in clock ticks, usually 10 ms).
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name, in parentheses, may hold spaces: count from after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime, fields 14 and 15 of the line: indexes 11 and 12 here.
+    let ticks: u64 = fields
+        .get(11..13)
+        .ok_or_else(|| format!("short /proc/{pid}/stat"))?
+        .iter()
+        .map(|field| field.parse::<u64>())
+        .sum::<std::result::Result<u64, _>>()?;
+    Ok(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second()? as f64,
+    ))
+}
+
+/// `getconf CLK_TCK`, asked once.
+fn clock_ticks_per_second() -> Result<u64> {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    if let Some(ticks) = TICKS.get() {
+        return Ok(*ticks);
+    }
+    let output = Command::new("getconf").arg("CLK_TCK").output()?;
+    let ticks = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| "getconf CLK_TCK answered no number")?;
+    Ok(*TICKS.get_or_init(|| ticks))
+}
+
 /// SIGTERM (through `kill(1)`, the standard library only sends SIGKILL),
 /// then waits; SIGKILL after [`STOP_TIMEOUT`].
 pub fn terminate(child: &mut Child) -> Result<ExitStatus> {
@@ -158,5 +195,9 @@ pub fn terminate(child: &mut Child) -> Result<ExitStatus> {
         thread::sleep(Duration::from_millis(20));
     }
     child.kill()?;
-    Err(format!("process {} ignored SIGTERM for {STOP_TIMEOUT:?}", child.id()).into())
+    Err(format!(
+        "process {} ignored SIGTERM for {STOP_TIMEOUT:?}",
+        child.id()
+    )
+    .into())
 }

@@ -26,7 +26,9 @@ pub fn check(variant: &Variant, address: SocketAddr) -> Result<()> {
     for route in [READ, VISITS] {
         let response = client.get(route, None)?;
         if !(400..500).contains(&response.status) {
-            return Err(format!("GET {route} without a cookie: {}, not 4xx", response.status).into());
+            return Err(
+                format!("GET {route} without a cookie: {}, not 4xx", response.status).into(),
+            );
         }
     }
     let seeded = client.get(SEED, None)?;
@@ -35,7 +37,12 @@ pub fn check(variant: &Variant, address: SocketAddr) -> Result<()> {
     let steps = [(READ, "0"), (VISITS, "1"), (VISITS, "2"), (READ, "2")];
     for (route, body) in steps {
         let response = client.get(route, Some(&cookie))?;
-        expect(&response, &format!("GET {route} with the seeded cookie"), 200, Some(body))?;
+        expect(
+            &response,
+            &format!("GET {route} with the seeded cookie"),
+            200,
+            Some(body),
+        )?;
     }
     let plain = client.get(PLAIN, Some(&cookie))?;
     expect(&plain, "GET /plain with a session", 200, Some(PLAIN_BODY))?;
@@ -71,11 +78,9 @@ fn expect(response: &Response, what: &str, status: u16, body: Option<&str>) -> R
         return Err(format!("{what}: status {}, expected {status}", response.status).into());
     }
     match body {
-        Some(body) if response.body.trim() != body => Err(format!(
-            "{what}: body {:?}, expected {body:?}",
-            response.body
-        )
-        .into()),
+        Some(body) if response.body.trim() != body => {
+            Err(format!("{what}: body {:?}, expected {body:?}", response.body).into())
+        }
         _ => Ok(()),
     }
 }

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use session_core::{KeyRing, MemoryStore, SessionManager, Store};
 use session_memcached::MemcachedStore;
+use support::BoxError;
 use support::axum::missing;
 use support::routes::{self, VISITS_KEY};
-use support::BoxError;
 
 fn main() -> ExitCode {
     support::run("axum-ours", |options| async move {
