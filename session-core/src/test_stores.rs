@@ -208,6 +208,8 @@ pub struct CountingStore<S: ?Sized = MemoryStore> {
     fail_from_call: AtomicUsize,
     compare_and_set: bool,
     save_delay: Mutex<Duration>,
+    call_delay: Mutex<Duration>,
+    losing_answers: AtomicBool,
     last_refresh_ttl: Mutex<Option<Duration>>,
     inner: Arc<S>,
 }
@@ -246,6 +248,8 @@ impl<S: Store + ?Sized> CountingStore<S> {
             fail_from_call: AtomicUsize::new(usize::MAX),
             compare_and_set: true,
             save_delay: Mutex::default(),
+            call_delay: Mutex::default(),
+            losing_answers: AtomicBool::new(false),
             last_refresh_ttl: Mutex::default(),
             inner,
         }
@@ -332,8 +336,26 @@ impl<S: Store + ?Sized> CountingStore<S> {
         *lock(&self.save_delay) = delay;
     }
 
-    /// Counts a call of `op` and decides whether it fails.
-    fn enter(&self, op: StoreOp) -> Result<(), StoreError> {
+    /// Waits this long before every call, as a slow or distant store would
+    /// (zero, the default, for no wait).
+    pub fn set_call_delay(&self, delay: Duration) {
+        *lock(&self.call_delay) = delay;
+    }
+
+    /// While on, a save is applied and then its answer is lost: the caller
+    /// gets [`StoreError::Unavailable`] for a write that happened, as after a
+    /// timeout that struck once the command was sent.
+    pub fn set_losing_answers(&self, losing: bool) {
+        self.losing_answers.store(losing, Ordering::SeqCst);
+    }
+
+    /// Counts a call of `op`, waits the call delay, and decides whether it
+    /// fails.
+    async fn enter(&self, op: StoreOp) -> Result<(), StoreError> {
+        let delay = *lock(&self.call_delay);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let position = self.total.fetch_add(1, Ordering::SeqCst);
         self.calls[op.index()].fetch_add(1, Ordering::SeqCst);
         let failing = self.failing.load(Ordering::SeqCst)
@@ -354,12 +376,12 @@ impl<S: Store + ?Sized> CountingStore<S> {
 #[async_trait]
 impl<S: Store + ?Sized> Store for CountingStore<S> {
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.enter(StoreOp::Load)?;
+        self.enter(StoreOp::Load).await?;
         self.inner.load(key).await
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.enter(StoreOp::LoadAndTouch)?;
+        self.enter(StoreOp::LoadAndTouch).await?;
         *lock(&self.last_refresh_ttl) = Some(ttl);
         self.inner.load_and_touch(key, ttl).await
     }
@@ -370,7 +392,7 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
         value: &[u8],
         ttl: Duration,
     ) -> Result<Option<Version>, StoreError> {
-        self.enter(StoreOp::Create)?;
+        self.enter(StoreOp::Create).await?;
         let created = self.inner.create(key, value, ttl).await?;
         if created.is_some() {
             self.wrote(key, value);
@@ -385,7 +407,7 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
         ttl: Duration,
         expected: Option<Version>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.enter(StoreOp::Save)?;
+        self.enter(StoreOp::Save).await?;
         assert!(
             expected.is_none() || self.compare_and_set,
             "the core asked a store without compare-and-set for one"
@@ -395,6 +417,9 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
             tokio::time::sleep(delay).await;
         }
         let outcome = self.inner.save(key, value, ttl, expected).await?;
+        if self.losing_answers.load(Ordering::SeqCst) {
+            return Err(FailureKind::Unavailable.error());
+        }
         match outcome {
             SaveOutcome::Saved(_) => self.wrote(key, value),
             SaveOutcome::Conflict => {
@@ -406,12 +431,12 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.enter(StoreOp::Touch)?;
+        self.enter(StoreOp::Touch).await?;
         self.inner.touch(key, ttl).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.enter(StoreOp::Delete)?;
+        self.enter(StoreOp::Delete).await?;
         self.inner.delete(key).await
     }
 

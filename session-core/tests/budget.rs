@@ -2,73 +2,14 @@
 //! misses it is "unavailable", and a rotation cut short leaves no half of it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use session_core::{
-    KeyRing, Loaded, MemoryStore, SaveOutcome, SessionManager, Store, StoreError, Version,
-    async_trait,
-};
-
-/// A memory store whose every call first waits `delay_ms`.
-#[derive(Debug, Default)]
-struct Slow {
-    inner: MemoryStore,
-    delay_ms: AtomicU64,
-}
-
-impl Slow {
-    async fn wait(&self) {
-        let delay = Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
-        tokio::time::sleep(delay).await;
-    }
-}
-
-#[async_trait]
-impl Store for Slow {
-    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.wait().await;
-        self.inner.load(key).await
-    }
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.wait().await;
-        self.inner.load_and_touch(key, ttl).await
-    }
-    async fn create(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<Option<Version>, StoreError> {
-        self.wait().await;
-        self.inner.create(key, value, ttl).await
-    }
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        expected: Option<Version>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.wait().await;
-        self.inner.save(key, value, ttl, expected).await
-    }
-    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.wait().await;
-        self.inner.touch(key, ttl).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.wait().await;
-        self.inner.delete(key).await
-    }
-    fn supports_compare_and_set(&self) -> bool {
-        true
-    }
-}
+use session_core::test_stores::CountingStore;
+use session_core::{KeyRing, SessionManager};
 
 const BUDGET: Duration = Duration::from_millis(1000);
 
-fn manager(store: &Arc<Slow>) -> SessionManager {
+fn manager(store: &Arc<CountingStore>) -> SessionManager {
     SessionManager::builder(Arc::clone(store), KeyRing::generate())
         .store_budget(BUDGET)
         .build()
@@ -85,13 +26,13 @@ async fn stored_session(manager: &SessionManager) -> String {
 
 #[tokio::test]
 async fn a_slow_store_fails_the_request_within_its_budget() {
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager(&store);
     let cookie = stored_session(&manager).await;
     // A login's four calls would take 1.2 s: the load, the rotation's
     // catch-up load and its claim of the new ID fit in the budget, the delete
     // of the old ID does not.
-    store.delay_ms.store(300, Ordering::SeqCst);
+    store.set_call_delay(Duration::from_millis(300));
     let started = Instant::now();
     let session = manager.start([cookie.as_bytes()]);
     let login = session.login("alice").await;
@@ -111,13 +52,13 @@ async fn a_slow_store_fails_the_request_within_its_budget() {
 
     // Nothing half done: the old session is still there, without the login,
     // and no other record holds it.
-    store.delay_ms.store(0, Ordering::SeqCst);
+    store.set_call_delay(Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(600)).await; // the abandoned claim's clean-up
     let again = manager.start([cookie.as_bytes()]);
     assert_eq!(again.get::<u64>("visits").await.expect("load"), Some(1));
     assert_eq!(again.current_user::<String>().await.expect("load"), None);
     assert_eq!(
-        store.inner.entry_count(),
+        store.inner().entry_count(),
         1,
         "the abandoned rotation left a record"
     );
@@ -125,10 +66,10 @@ async fn a_slow_store_fails_the_request_within_its_budget() {
 
 #[tokio::test]
 async fn the_budget_is_shared_by_the_calls_of_one_request() {
-    let store = Arc::new(Slow::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager(&store);
     let cookie = stored_session(&manager).await;
-    store.delay_ms.store(600, Ordering::SeqCst);
+    store.set_call_delay(Duration::from_millis(600));
     let session = manager.start([cookie.as_bytes()]);
     session.get::<u64>("visits").await.expect("one call fits");
     session.insert("more", &1).await.expect("no call");

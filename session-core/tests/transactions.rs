@@ -2,71 +2,10 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use session_core::{
-    Error, KeyRing, Loaded, MemoryStore, SaveOutcome, Session, SessionData, SessionManager, Store,
-    StoreError, Version, async_trait,
-};
-
-/// A memory store whose saves can be slowed down or made to fail after the
-/// write, as a timeout after the command was sent would.
-#[derive(Debug, Default)]
-struct Unreliable {
-    inner: MemoryStore,
-    slow_saves: AtomicBool,
-    fail_after_save: AtomicBool,
-    saves: AtomicUsize,
-    conflicts: AtomicUsize,
-}
-
-#[async_trait]
-impl Store for Unreliable {
-    async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.inner.load(key).await
-    }
-    async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.inner.load_and_touch(key, ttl).await
-    }
-    async fn create(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-    ) -> Result<Option<Version>, StoreError> {
-        self.inner.create(key, value, ttl).await
-    }
-    async fn save(
-        &self,
-        key: &str,
-        value: &[u8],
-        ttl: Duration,
-        expected: Option<Version>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        if self.slow_saves.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let outcome = self.inner.save(key, value, ttl, expected).await?;
-        if outcome == SaveOutcome::Conflict {
-            self.conflicts.fetch_add(1, Ordering::SeqCst);
-        }
-        if self.fail_after_save.load(Ordering::SeqCst) {
-            return Err(StoreError::unavailable("timed out waiting for the answer"));
-        }
-        Ok(outcome)
-    }
-    async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.inner.touch(key, ttl).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete(key).await
-    }
-    fn supports_compare_and_set(&self) -> bool {
-        true
-    }
-}
+use session_core::test_stores::{CountingStore, StoreOp};
+use session_core::{Error, KeyRing, MemoryStore, Session, SessionData, SessionManager, Store};
 
 fn manager_on(store: Arc<dyn Store>, keys: &KeyRing) -> SessionManager {
     SessionManager::builder(store, keys.clone())
@@ -121,10 +60,10 @@ async fn increments_are_exact(managers: &[SessionManager], requests: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_increments_in_one_process_are_exact_and_never_conflict() {
-    let store = Arc::new(Unreliable::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store) as Arc<dyn Store>, &KeyRing::generate());
     increments_are_exact(&[manager], 200).await;
-    assert_eq!(store.conflicts.load(Ordering::SeqCst), 0);
+    assert_eq!(store.conflicts(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -193,10 +132,10 @@ async fn a_declined_transaction_writes_nothing_and_others_commit() {
 
 #[tokio::test]
 async fn a_commit_survives_its_request_being_cancelled() {
-    let store = Arc::new(Unreliable::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store) as Arc<dyn Store>, &KeyRing::generate());
     let cookie = stored_session(&manager).await;
-    store.slow_saves.store(true, Ordering::SeqCst);
+    store.set_save_delay(Duration::from_millis(100));
     let cancelled = {
         let (manager, cookie) = (manager.clone(), cookie.clone());
         tokio::spawn(async move { open(&manager, &cookie).transaction(count_visit).await })
@@ -218,21 +157,21 @@ async fn a_commit_survives_its_request_being_cancelled() {
 
 #[tokio::test]
 async fn an_ambiguous_write_is_never_retried() {
-    let store = Arc::new(Unreliable::default());
+    let store = Arc::new(CountingStore::new());
     let manager = manager_on(Arc::clone(&store) as Arc<dyn Store>, &KeyRing::generate());
     let cookie = stored_session(&manager).await;
-    store.fail_after_save.store(true, Ordering::SeqCst);
-    let saves_before = store.saves.load(Ordering::SeqCst);
+    store.set_losing_answers(true);
+    let saves_before = store.counts().of(StoreOp::Save);
     let session = open(&manager, &cookie);
     let error = session
         .transaction(count_visit)
         .await
         .expect_err("the answer was lost");
     assert!(error.is_unavailable(), "{error}");
-    assert_eq!(store.saves.load(Ordering::SeqCst), saves_before + 1);
+    assert_eq!(store.counts().of(StoreOp::Save), saves_before + 1);
     let end = manager.finish(&session, 200).await;
     assert_eq!(end.error_reply().map(|reply| reply.status()), Some(503));
-    store.fail_after_save.store(false, Ordering::SeqCst);
+    store.set_losing_answers(false);
     let visits = open(&manager, &cookie).get::<u64>("visits").await;
     assert_eq!(visits.expect("read"), Some(1), "applied exactly once");
 }
