@@ -14,7 +14,7 @@
 //! behind its middleware) and calls [`run`] with a function that builds that
 //! app on a [`SessionManager`]:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn the_adapter_passes_the_kit() {
 //!     adapter_kit::run(|manager| async move { MyApp::new(manager) }).await;

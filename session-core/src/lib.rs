@@ -153,11 +153,11 @@
 //! | --- | --- | --- | --- |
 //! | `sessions_loaded_total` | counter | `outcome`: `found`, `missing`, `expired`, `refused` | loads of a session named by a valid cookie |
 //! | `sessions_created_total` | counter | | new sessions written for the first time |
-//! | `sessions_saved_total` | counter | | saves of an existing session |
+//! | `sessions_saved_total` | counter | | commits of an existing session (one batch of queued writes counts once) |
 //! | `session_save_conflicts_total` | counter | | compare-and-set saves that lost to another writer |
 //! | `session_save_retries_total` | counter | | saves tried again after a conflict |
-//! | `sessions_rotated_total` | counter | | ID rotations (logins) |
-//! | `sessions_destroyed_total` | counter | | logouts |
+//! | `sessions_rotated_total` | counter | | ID rotations of stored sessions (a login on a session not stored yet counts as created) |
+//! | `sessions_destroyed_total` | counter | | logouts of a session named by a valid cookie |
 //! | `session_failures_total` | counter | `kind`: `unavailable`, `internal` | failures that failed a request |
 //! | `session_store_call_seconds` | histogram | `op`: `load`, `load_and_touch`, `create`, `save`, `delete` | store call latency |
 //!

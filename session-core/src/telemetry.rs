@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, StoreError};
 pub(crate) const LOADED: &str = "sessions_loaded_total";
 /// New sessions written to the store for the first time.
 pub(crate) const CREATED: &str = "sessions_created_total";
-/// Saves of an existing session that were written.
+/// Commits of an existing session; a batch of queued writes counts once.
 pub(crate) const SAVED: &str = "sessions_saved_total";
 /// Compare-and-set saves that found the record changed by another writer.
 pub(crate) const CONFLICTS: &str = "session_save_conflicts_total";
