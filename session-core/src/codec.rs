@@ -6,6 +6,7 @@
 //! session, never as an error.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -33,6 +34,13 @@ impl Record {
             created_at_ms,
             data: SessionData::new(),
         }
+    }
+
+    /// A shared empty record: what a session holds before it is loaded, so
+    /// that a session never used allocates none.
+    pub(crate) fn empty() -> Arc<Self> {
+        static EMPTY: LazyLock<Arc<Record>> = LazyLock::new(|| Arc::new(Record::new(0)));
+        Arc::clone(&EMPTY)
     }
 }
 

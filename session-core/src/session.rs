@@ -8,6 +8,7 @@ mod persist;
 pub(crate) use commit::Committer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -57,6 +58,9 @@ pub struct Session {
 struct Inner {
     config: Arc<Config>,
     state: Mutex<State>,
+    /// Something asked for the session: until then the end of the request
+    /// has nothing to do and skips the lock.
+    used: AtomicBool,
 }
 
 impl std::fmt::Debug for Session {
@@ -118,8 +122,10 @@ struct State {
     incoming_flags: Option<Flags>,
     /// A cookie without a record was issued for the stored session's ID.
     announced: bool,
-    /// Creation time and data: what gets sealed and stored.
-    record: Record,
+    /// Creation time and data: what gets sealed and stored. Shared with the
+    /// commit queue, which offers it as the base of the next commit and hands
+    /// back the committed record; copied only when written while shared.
+    record: Arc<Record>,
     /// The record was sealed by an older key: save it under the current one.
     reseal: bool,
     cookie: CookieAction,
@@ -183,13 +189,20 @@ impl State {
         self.incoming_flags = None;
         self.announced = false;
         let now = self.now_ms();
-        self.record = Record::new(now);
+        self.record = Arc::new(Record::new(now));
         self.reseal = false;
         self.cookie = CookieAction::Keep;
     }
 
+    /// The record, to change it (copied first when the commit queue shares it).
+    fn record_mut(&mut self) -> &mut Record {
+        Arc::make_mut(&mut self.record)
+    }
+
     fn mark_saved(&mut self) {
-        self.record.data.mark_saved();
+        if self.record.data.is_modified() {
+            self.record_mut().data.mark_saved();
+        }
         self.reseal = false;
     }
 
@@ -225,7 +238,7 @@ impl Session {
             unstored: None,
             incoming_flags: None,
             announced: false,
-            record: Record::new(0),
+            record: Record::empty(),
             reseal: false,
             cookie: CookieAction::Keep,
             failure: None,
@@ -235,6 +248,7 @@ impl Session {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(state),
+                used: AtomicBool::new(false),
             }),
         }
     }
@@ -246,7 +260,7 @@ impl Session {
     /// [`Error::Value`] when the value is not a `T`; a store error when the
     /// record could not be loaded.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.with_data(|data| data.get(key)).await?
+        self.read_data(|data| data.get(key)).await?
     }
 
     /// Stores `value` under `key`.
@@ -274,7 +288,7 @@ impl Session {
     ///
     /// A store error when the record could not be loaded.
     pub async fn contains_key(&self, key: &str) -> Result<bool, Error> {
-        self.with_data(|data| data.contains_key(key)).await
+        self.read_data(|data| data.contains_key(key)).await
     }
 
     /// Removes every value (the session, its ID and CSRF token stay).
@@ -292,7 +306,7 @@ impl Session {
     ///
     /// A store error when the record could not be loaded.
     pub async fn len(&self) -> Result<usize, Error> {
-        self.with_data(|data| data.len()).await
+        self.read_data(SessionData::len).await
     }
 
     /// Whether the session holds no values.
@@ -301,7 +315,7 @@ impl Session {
     ///
     /// A store error when the record could not be loaded.
     pub async fn is_empty(&self) -> Result<bool, Error> {
-        self.with_data(|data| data.is_empty()).await
+        self.read_data(SessionData::is_empty).await
     }
 
     /// The keys, sorted.
@@ -310,7 +324,7 @@ impl Session {
     ///
     /// A store error when the record could not be loaded.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
-        self.with_data(|data| data.keys().map(str::to_owned).collect())
+        self.read_data(|data| data.keys().map(str::to_owned).collect())
             .await
     }
 
@@ -322,7 +336,14 @@ impl Session {
     /// A store error when the record could not be loaded.
     pub async fn with_data<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R, Error> {
         let mut state = self.loaded_state().await?;
-        Ok(f(&mut state.record.data))
+        Ok(f(&mut state.record_mut().data))
+    }
+
+    /// Runs `f` on the data without changing it, so a record shared with the
+    /// commit queue is not copied.
+    async fn read_data<R>(&self, f: impl FnOnce(&SessionData) -> R) -> Result<R, Error> {
+        let state = self.loaded_state().await?;
+        Ok(f(&state.record.data))
     }
 
     /// The session's CSRF token. Put it in forms and check it with
@@ -459,7 +480,7 @@ impl Session {
     pub async fn login(&self, user: &str) -> Result<(), Error> {
         let mut state = self.loaded_state().await?;
         let key = &self.inner.config.login.user_key;
-        if let Err(error) = state.record.data.insert(key, user) {
+        if let Err(error) = state.record_mut().data.insert(key, user) {
             return Err(state.fail(error, "login"));
         }
         self.rotate(&mut state).await
@@ -513,7 +534,7 @@ impl Session {
     /// A store error when the record could not be deleted; the session then
     /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
-        let mut state = self.inner.state.lock().await;
+        let mut state = self.lock_state().await;
         let ended = if state.loaded {
             let created = state.record.created_at_ms;
             match (&state.stored, &state.unstored) {
@@ -543,10 +564,16 @@ impl Session {
         Ok(())
     }
 
+    /// The state, locked, and the session marked as used.
+    async fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.inner.used.store(true, Ordering::Release);
+        self.inner.state.lock().await
+    }
+
     /// The state, locked, with the record loaded; a failure to load is
     /// remembered.
     async fn loaded_state(&self) -> Result<MutexGuard<'_, State>, Error> {
-        let mut state = self.inner.state.lock().await;
+        let mut state = self.lock_state().await;
         match self.load(&mut state).await {
             Ok(()) => Ok(state),
             Err(error) => Err(state.fail(error, "load")),
@@ -584,6 +611,9 @@ impl Session {
 
     /// [`SessionManager::finish`](crate::SessionManager::finish).
     pub(crate) async fn end_request(&self, status: u16) -> RequestEnd {
+        if !self.inner.used.load(Ordering::Acquire) {
+            return RequestEnd::default();
+        }
         let mut state = self.inner.state.lock().await;
         let config = &self.inner.config;
         let mut end = RequestEnd::default();

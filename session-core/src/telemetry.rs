@@ -43,28 +43,53 @@ pub(crate) enum LoadOutcome {
     Refused,
 }
 
+/// Literal labels make static metric keys: no allocation per call.
 pub(crate) fn loaded(outcome: LoadOutcome) {
-    let outcome = match outcome {
-        LoadOutcome::Found => "found",
-        LoadOutcome::Missing => "missing",
-        LoadOutcome::Expired => "expired",
-        LoadOutcome::Refused => "refused",
+    let counter = match outcome {
+        LoadOutcome::Found => metrics::counter!(LOADED, "outcome" => "found"),
+        LoadOutcome::Missing => metrics::counter!(LOADED, "outcome" => "missing"),
+        LoadOutcome::Expired => metrics::counter!(LOADED, "outcome" => "expired"),
+        LoadOutcome::Refused => metrics::counter!(LOADED, "outcome" => "refused"),
     };
-    metrics::counter!(LOADED, "outcome" => outcome).increment(1);
+    counter.increment(1);
 }
 
 pub(crate) fn count(name: &'static str) {
     metrics::counter!(name).increment(1);
 }
 
+/// A store call, the `op` label of [`STORE_CALL_SECONDS`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StoreOp {
+    Load,
+    LoadAndTouch,
+    Create,
+    Save,
+    Delete,
+}
+
+impl StoreOp {
+    fn latency(self) -> metrics::Histogram {
+        match self {
+            StoreOp::Load => metrics::histogram!(STORE_CALL_SECONDS, "op" => "load"),
+            StoreOp::LoadAndTouch => {
+                metrics::histogram!(STORE_CALL_SECONDS, "op" => "load_and_touch")
+            }
+            StoreOp::Create => metrics::histogram!(STORE_CALL_SECONDS, "op" => "create"),
+            StoreOp::Save => metrics::histogram!(STORE_CALL_SECONDS, "op" => "save"),
+            StoreOp::Delete => metrics::histogram!(STORE_CALL_SECONDS, "op" => "delete"),
+        }
+    }
+}
+
 /// Runs one store call, recording its latency under `op`.
 pub(crate) async fn timed<T>(
-    op: &'static str,
+    op: StoreOp,
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
     let started = Instant::now();
     let result = call.await;
-    metrics::histogram!(STORE_CALL_SECONDS, "op" => op).record(started.elapsed().as_secs_f64());
+    op.latency().record(started.elapsed().as_secs_f64());
     result
 }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, StoreError};
 use crate::manager::Config;
 use crate::seal;
 use crate::store::{SaveOutcome, Version};
-use crate::telemetry::{self, timed};
+use crate::telemetry::{self, StoreOp, timed};
 
 const SHARDS: usize = 16;
 /// First and longest pause between attempts after a conflict with another
@@ -47,7 +47,7 @@ pub(crate) struct Committer {
 
 #[derive(Debug, Default)]
 struct Shard {
-    queues: HashMap<String, Weak<Queue>, Hasher>,
+    queues: HashMap<Arc<str>, Weak<Queue>, Hasher>,
     /// Size after the last sweep of dead entries.
     swept_len: usize,
 }
@@ -72,11 +72,12 @@ impl Committer {
         if let Some(queue) = shard.queues.get(key).and_then(Weak::upgrade) {
             return queue;
         }
+        let key: Arc<str> = Arc::from(key);
         let queue = Arc::new(Queue {
-            key: key.to_owned(),
+            key: Arc::clone(&key),
             state: Mutex::default(),
         });
-        shard.queues.insert(key.to_owned(), Arc::downgrade(&queue));
+        shard.queues.insert(key, Arc::downgrade(&queue));
         if shard.queues.len() > 2 * shard.swept_len.max(64) {
             shard.queues.retain(|_, queue| queue.strong_count() > 0);
             shard.swept_len = shard.queues.len();
@@ -95,7 +96,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The writers of one session in this process.
 pub(crate) struct Queue {
-    key: String,
+    key: Arc<str>,
     state: Mutex<QueueState>,
 }
 
@@ -251,7 +252,9 @@ async fn commit_batch(
     };
     let compare = config.store.supports_compare_and_set();
     for attempt in 1.. {
-        let mut record = Record::clone(&base.record);
+        let version = base.version;
+        // No copy when the base was offered by the only request holding it.
+        let mut record = Arc::unwrap_or_clone(base.record);
         let mut applied = Vec::with_capacity(batch.len());
         for mut job in batch {
             if job.apply(&mut record) {
@@ -262,7 +265,9 @@ async fn commit_batch(
         }
         batch = applied;
         if batch.is_empty() {
-            return Some(base);
+            // Every job declined and undid its changes: still the base.
+            let record = Arc::new(record);
+            return Some(Committed { record, version });
         }
         let now = expiry::now_ms();
         let Some(ttl) = expiry::ttl(config, &record, now) else {
@@ -270,13 +275,15 @@ async fn commit_batch(
         };
         let sealed = match seal_record(config, key, &record) {
             Ok(sealed) => sealed,
-            Err(failure) => {
-                fail_all(batch, &failure);
-                return Some(base);
-            }
+            Err(failure) => return fail_all(batch, &failure),
         };
-        let expected = compare.then_some(base.version);
-        match timed("save", config.store.save(key, &sealed, ttl, expected)).await {
+        let expected = compare.then_some(version);
+        match timed(
+            StoreOp::Save,
+            config.store.save(key, &sealed, ttl, expected),
+        )
+        .await
+        {
             Ok(SaveOutcome::Saved(version)) => {
                 telemetry::count(telemetry::SAVED);
                 record.data.mark_saved();
@@ -329,7 +336,7 @@ fn fail_all(batch: Vec<Box<dyn Job>>, failure: &Failure) -> Option<Committed> {
 
 /// The stored record, read afresh; `None` when it is gone or no longer opens.
 async fn reload(config: &Config, key: &str) -> Result<Option<Committed>, Failure> {
-    let loaded = timed("load", config.store.load(key))
+    let loaded = timed(StoreOp::Load, config.store.load(key))
         .await
         .map_err(|error| Failure::Store(Arc::new(error)))?;
     Ok(loaded.and_then(|loaded| {

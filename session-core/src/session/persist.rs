@@ -16,7 +16,7 @@ use crate::error::{Error, StoreError};
 use crate::id::SessionId;
 use crate::seal;
 use crate::store::Version;
-use crate::telemetry::{self, LoadOutcome, timed};
+use crate::telemetry::{self, LoadOutcome, StoreOp, timed};
 
 /// How many fresh IDs to try when claiming one finds it taken. With 256-bit
 /// IDs a single collision is already beyond belief; more than this means the
@@ -60,7 +60,7 @@ impl Session {
         let deadline = state.deadline(config.store_budget);
         let loaded = within(
             deadline,
-            "load_and_touch",
+            StoreOp::LoadAndTouch,
             config.store.load_and_touch(&key, ttl),
         )
         .await?;
@@ -70,7 +70,7 @@ impl Session {
             if !flags.stored {
                 // A session that holds nothing yet: its ID stands, and is
                 // claimed when something is first stored.
-                state.record.created_at_ms = created;
+                state.record_mut().created_at_ms = created;
                 state.unstored = Some(Unstored {
                     id: incoming.id,
                     from_cookie: true,
@@ -101,7 +101,7 @@ impl Session {
             queue,
             generation,
         });
-        state.record = record;
+        state.record = Arc::new(record);
         state.reseal = sealed_by_old_key;
         state.incoming_flags = Some(flags);
         // A record found for a cookie without `stored` was claimed by a
@@ -127,7 +127,7 @@ impl Session {
                 state.mark_saved();
                 return Ok(());
             }
-            let record = state.record.clone();
+            let record = Arc::clone(&state.record);
             match self.claim(state, &record).await {
                 Ok(Claim::Created) => {
                     state.mark_saved();
@@ -177,8 +177,12 @@ impl Session {
             let queue = config.committer.queue(&key);
             let generation = queue.generation();
             let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
-            let created =
-                within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
+            let created = within(
+                deadline,
+                StoreOp::Create,
+                config.store.create(&key, &sealed, ttl),
+            )
+            .await?;
             let taken = created.is_none();
             if taken && self.has_ended(&key, deadline).await? {
                 return self.claim_fresh(state, record, ttl, deadline, None).await;
@@ -226,7 +230,7 @@ impl Session {
     /// vanished, or does not open), rather than a live session to merge into.
     async fn has_ended(&self, key: &str, deadline: Instant) -> Result<bool, Error> {
         let config = &self.inner.config;
-        let loaded = within(deadline, "load", config.store.load(key)).await?;
+        let loaded = within(deadline, StoreOp::Load, config.store.load(key)).await?;
         Ok(loaded
             .and_then(|loaded| open_record(config, key, loaded.bytes))
             .is_none())
@@ -285,7 +289,7 @@ impl Session {
         };
         self.claim(state, &record).await?;
         record.data.mark_saved();
-        state.record.data.rebase_onto(record.data);
+        state.record_mut().data.rebase_onto(record.data);
         Ok(Ok(value))
     }
 
@@ -308,9 +312,8 @@ impl Session {
         };
         let (sender, receiver) = oneshot::channel();
         let base = offer_base.then(|| {
-            let record = Arc::new(state.record.clone());
             let committed = Committed {
-                record,
+                record: Arc::clone(&state.record),
                 version: stored.version,
             };
             (committed, stored.generation)
@@ -330,9 +333,13 @@ impl Session {
                     stored.version = committed.version;
                     stored.generation = generation;
                 }
-                state.record.data.rebase_onto(committed.record.data.clone());
                 if let Write::EndOfRequest = write {
+                    // Every change of this request was in the job.
+                    state.record = committed.record;
                     state.mark_saved();
+                } else {
+                    let stored = Record::clone(&committed.record).data;
+                    state.record_mut().data.rebase_onto(stored);
                 }
                 Ok(())
             }
@@ -354,14 +361,14 @@ impl Session {
     pub(super) async fn move_to_new_id(&self, state: &mut State, old: Stored) -> Result<(), Error> {
         let config = &self.inner.config;
         let deadline = state.deadline(config.store_budget);
-        let latest = within(deadline, "load", config.store.load(&old.key)).await?;
+        let latest = within(deadline, StoreOp::Load, config.store.load(&old.key)).await?;
         let Some((record, _)) =
             latest.and_then(|loaded| open_record(config, &old.key, loaded.bytes))
         else {
             drop_changes(state);
             return Ok(());
         };
-        state.record.data.rebase_onto(record.data);
+        state.record_mut().data.rebase_onto(record.data);
         let now = state.now_ms();
         let Some(ttl) = expiry::ttl(config, &state.record, now) else {
             state.reset();
@@ -407,7 +414,7 @@ impl Session {
     ) -> Result<bool, StoreError> {
         let config = &self.inner.config;
         let deadline = state.deadline(config.store_budget);
-        let existed = within(deadline, "delete", config.store.delete(key)).await?;
+        let existed = within(deadline, StoreOp::Delete, config.store.delete(key)).await?;
         let now = state.now_ms();
         let window = expiry::unstored_time_left(config, created_at_ms, now);
         if let Some(window) = window.filter(|_| announced) {
@@ -415,7 +422,7 @@ impl Session {
                 buffer.extend_from_slice(codec::TOMBSTONE)
             });
             let buried = config.store.create(key, &tombstone, window);
-            within(deadline, "create", buried).await?;
+            within(deadline, StoreOp::Create, buried).await?;
         }
         Ok(existed)
     }
@@ -425,7 +432,7 @@ impl Session {
     fn abandon(&self, key: String) {
         let config = Arc::clone(&self.inner.config);
         tokio::spawn(async move {
-            if let Err(error) = timed("delete", config.store.delete(&key)).await {
+            if let Err(error) = timed(StoreOp::Delete, config.store.delete(&key)).await {
                 tracing::warn!(%error, "could not delete an abandoned rotated session record");
             }
         });
@@ -448,8 +455,12 @@ impl Session {
             let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
             let queue = config.committer.queue(&key);
             let generation = queue.generation();
-            let created =
-                within(deadline, "create", config.store.create(&key, &sealed, ttl)).await?;
+            let created = within(
+                deadline,
+                StoreOp::Create,
+                config.store.create(&key, &sealed, ttl),
+            )
+            .await?;
             if let Some(version) = created {
                 return Ok(Stored {
                     id,
@@ -493,7 +504,7 @@ enum Write {
 /// the deadline is cancelled and counts as the store being unavailable.
 async fn within<T>(
     deadline: Instant,
-    op: &'static str,
+    op: StoreOp,
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
     tokio::time::timeout_at(deadline.into(), timed(op, call))
