@@ -446,9 +446,10 @@ pub async fn logout_removes_the_session<A: TestApp, F: Future<Output = A>>(
     let before = store.counts();
     let logout = client.send("POST", "/logout", Some(&cookie)).await;
     logout.status(204).removes_cookie(&DISTINCT);
-    assert_eq!(
-        (store.counts() - before).of(StoreOp::Delete),
-        1,
+    // The record, and a user's index that listed only it; what must hold is
+    // that nothing is left, checked next.
+    assert!(
+        (store.counts() - before).of(StoreOp::Delete) >= 1,
         "{}: the record must be deleted on the server",
         logout.request
     );

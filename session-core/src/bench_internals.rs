@@ -27,6 +27,7 @@ pub fn encoded_record(fields: usize) -> Vec<u8> {
     codec::encode(&Record {
         created_at_ms: 1_700_000_000_000,
         data,
+        user: None,
     })
 }
 

@@ -25,6 +25,10 @@ pub(crate) struct Record {
     /// Milliseconds since the Unix epoch; the absolute timeout counts from here.
     pub(crate) created_at_ms: u64,
     pub(crate) data: SessionData,
+    /// The user this session is logged in as, when it logged in through
+    /// [`Session::login`](crate::Session::login): the identity its user's index
+    /// of sessions is found by. Sealed with the rest, never in the clear.
+    pub(crate) user: Option<String>,
 }
 
 impl Record {
@@ -33,6 +37,7 @@ impl Record {
         Self {
             created_at_ms,
             data: SessionData::new(),
+            user: None,
         }
     }
 
@@ -51,6 +56,7 @@ struct WireRef<'a> {
     /// nil so the layout stays the same.
     csrf: Option<&'a serde_bytes::Bytes>,
     entries: &'a BTreeMap<String, ByteBuf>,
+    user: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +65,9 @@ struct Wire {
     #[serde(rename = "csrf")]
     _csrf: Option<ByteBuf>,
     entries: BTreeMap<String, ByteBuf>,
+    /// Absent in records written before sessions were indexed by user.
+    #[serde(default)]
+    user: Option<String>,
 }
 
 /// Why a record did not decode; for the log line only.
@@ -98,6 +107,7 @@ pub(crate) fn encode_into(record: &Record, bytes: &mut Vec<u8>) {
         created_at_ms: record.created_at_ms,
         csrf: None,
         entries: &record.data.entries,
+        user: record.user.as_deref(),
     };
     bytes.push(RECORD_V1);
     rmp_serde::encode::write(bytes, &wire)
@@ -113,6 +123,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     Ok(Record {
         created_at_ms: wire.created_at_ms,
         data: SessionData::from_entries(wire.entries),
+        user: wire.user,
     })
 }
 
@@ -123,10 +134,7 @@ mod tests {
 
     #[test]
     fn unknown_versions_and_junk_are_rejected() {
-        let record = Record {
-            created_at_ms: 5,
-            data: SessionData::new(),
-        };
+        let record = Record::new(5);
         let mut bytes = encode(&record);
         assert_eq!(decode(&bytes).expect("decodes"), record);
         bytes[0] = 2;
@@ -152,7 +160,7 @@ mod tests {
                 data.insert(key, value).expect("serializable");
             }
             data.mark_saved();
-            let record = Record { created_at_ms, data };
+            let record = Record { created_at_ms, data, user: Some("user".into()) };
             let decoded = decode(&encode(&record)).expect("decodes");
             for (key, value) in &values {
                 prop_assert_eq!(decoded.data.get::<(i64, String, Vec<u8>)>(key).expect("typed"), Some(value.clone()));

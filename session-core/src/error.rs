@@ -94,6 +94,10 @@ pub enum Error {
     /// Temporary: the client's next request sees the outcome of the other.
     #[error("the session was ended by a concurrent request before this write committed")]
     Ended,
+    /// A handle that names no live session of the session's user: another
+    /// user's session, one that ended, or garbage. Nothing was ended.
+    #[error("no live session of this user has that handle")]
+    UnknownSession,
     /// A value could not be serialized into the session or deserialized out
     /// of it as the requested type.
     #[error("session value for key {key:?} could not be (de)serialized")]
@@ -132,7 +136,7 @@ impl Error {
     /// a handler may handle (as absent, say); every failure of the store or of
     /// saving is remembered, whatever the handler does with it.
     pub(crate) fn fails_the_request(&self) -> bool {
-        !matches!(self, Error::Value { .. })
+        !matches!(self, Error::Value { .. } | Error::UnknownSession)
     }
 }
 

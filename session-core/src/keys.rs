@@ -25,6 +25,7 @@ const SIGNING_LABEL: &[u8] = b"session-core/v1/cookie-signing";
 const SEALING_LABEL: &[u8] = b"session-core/v1/record-sealing";
 const KEY_ID_LABEL: &[u8] = b"session-core/v1/key-id";
 const CSRF_LABEL: &[u8] = b"session-core/v1/csrf-token";
+const USER_INDEX_LABEL: &[u8] = b"session-core/v1/user-index-key";
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -37,6 +38,9 @@ pub(crate) struct DerivedKeys {
     /// Derives a session's CSRF token from its ID, so the token needs no
     /// storage.
     pub(crate) csrf: HmacSha256,
+    /// Names a user's index of sessions in the store: a keyed hash, so the
+    /// store's keys do not give away who the users are.
+    pub(crate) user_index: HmacSha256,
     /// Names the key in sealed records so opening tries the right one first.
     pub(crate) id: [u8; 4],
 }
@@ -47,11 +51,13 @@ impl DerivedKeys {
         let mut signing = [0u8; 32];
         let mut sealing = [0u8; 32];
         let mut csrf = [0u8; 32];
+        let mut user_index = [0u8; 32];
         let mut id = [0u8; 4];
         for (label, out) in [
             (SIGNING_LABEL, &mut signing[..]),
             (SEALING_LABEL, &mut sealing[..]),
             (CSRF_LABEL, &mut csrf[..]),
+            (USER_INDEX_LABEL, &mut user_index[..]),
             (KEY_ID_LABEL, &mut id[..]),
         ] {
             hkdf.expand(label, out)
@@ -62,6 +68,8 @@ impl DerivedKeys {
                 .expect("HMAC takes keys of any length"),
             sealing: XChaCha20Poly1305::new(&sealing.into()),
             csrf: <HmacSha256 as KeyInit>::new_from_slice(&csrf)
+                .expect("HMAC takes keys of any length"),
+            user_index: <HmacSha256 as KeyInit>::new_from_slice(&user_index)
                 .expect("HMAC takes keys of any length"),
             id,
         }

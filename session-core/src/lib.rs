@@ -159,7 +159,7 @@
 //! | `sessions_rotated_total` | counter | | ID rotations of stored sessions (a login on a session not stored yet counts as created) |
 //! | `sessions_destroyed_total` | counter | | logouts of a session named by a valid cookie |
 //! | `session_failures_total` | counter | `kind`: `unavailable`, `internal` | failures that failed a request |
-//! | `session_store_call_seconds` | histogram | `op`: `load`, `load_and_touch`, `create`, `save`, `delete` | store call latency |
+//! | `session_store_call_seconds` | histogram | `op`: `load`, `load_many`, `load_and_touch`, `create`, `save`, `delete` | store call latency |
 //!
 //! # Writing a store
 //!
@@ -286,6 +286,7 @@ mod session;
 mod signing;
 mod store;
 mod telemetry;
+mod user_index;
 
 #[cfg(feature = "test-suite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
@@ -311,5 +312,5 @@ pub use keys::{KeyRing, MIN_SECRET_BYTES};
 pub use lifecycle::{ErrorReply, RequestEnd};
 pub use manager::{DEFAULT_COOKIE_NAME, HOST_COOKIE_NAME, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
-pub use session::Session;
+pub use session::{Session, UserSession};
 pub use store::{IntoStore, Loaded, SaveOutcome, Store, Version};

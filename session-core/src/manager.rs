@@ -11,6 +11,7 @@ use crate::login::LoginPolicy;
 use crate::session::{Committer, Session};
 use crate::signing::Candidates;
 use crate::store::{IntoStore, Store};
+use crate::user_index;
 
 /// The default cookie name when the `__Host-` prefix does not apply (a
 /// cookie without `Secure`, with a `Domain`, or on a narrower `Path`).
@@ -32,6 +33,8 @@ const DEFAULT_MAX_RECORD_BYTES: usize = 1_000_000;
 const DEFAULT_CONTENTION_BUDGET: Duration = Duration::from_secs(2);
 /// How long one request may spend in the store in all.
 const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(2);
+/// How often a process looks up a logged-in session in its user's index.
+const DEFAULT_INDEX_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// The longest timeout accepted: browsers cap a cookie's lifetime at 400 days,
 /// and longer values only overflow time arithmetic in stores.
 const MAX_TIMEOUT: Duration = Duration::from_secs(400 * 24 * 60 * 60);
@@ -53,7 +56,9 @@ pub(crate) struct Config {
     pub(crate) max_record_bytes: usize,
     pub(crate) contention_budget: Duration,
     pub(crate) store_budget: Duration,
+    pub(crate) index_check_interval: Duration,
     pub(crate) committer: Committer,
+    pub(crate) index_checks: user_index::Checks,
     pub(crate) login: LoginPolicy,
     unavailable_reply: Arc<ErrorReply>,
     internal_reply: Arc<ErrorReply>,
@@ -113,6 +118,7 @@ impl SessionManager {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             contention_budget: DEFAULT_CONTENTION_BUDGET,
             store_budget: DEFAULT_STORE_BUDGET,
+            index_check_interval: DEFAULT_INDEX_CHECK_INTERVAL,
             login: LoginPolicy::default(),
             unavailable_reply: ErrorReply::default_for(ErrorKind::Unavailable),
             internal_reply: ErrorReply::default_for(ErrorKind::Internal),
@@ -225,6 +231,7 @@ pub struct SessionManagerBuilder {
     max_record_bytes: usize,
     contention_budget: Duration,
     store_budget: Duration,
+    index_check_interval: Duration,
     login: LoginPolicy,
     unavailable_reply: ErrorReply,
     internal_reply: ErrorReply,
@@ -343,6 +350,19 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// How often each process looks up a logged-in session in its user's
+    /// index of sessions (default 60 s), alongside the session's own load.
+    /// A session the index no longer lists (it was ended through
+    /// [`Session::end_user_session`](crate::Session::end_user_session) or
+    /// [`logout_everywhere`](crate::Session::logout_everywhere) while its
+    /// record survived, or the index itself was lost) is refused at the next
+    /// look-up: this bounds how long such a session can outlive its ending.
+    /// Shorter means more store calls; a request in between makes none.
+    pub fn index_check_interval(mut self, interval: Duration) -> Self {
+        self.index_check_interval = interval;
+        self
+    }
+
     /// Where a login-required page sends anonymous visitors (default
     /// `/login`); the page they asked for is appended as `next`. A path or an
     /// absolute URL of visible ASCII, checked by [`build`](Self::build).
@@ -433,7 +453,9 @@ impl SessionManagerBuilder {
                 max_record_bytes: self.max_record_bytes,
                 contention_budget: self.contention_budget,
                 store_budget: self.store_budget,
+                index_check_interval: self.index_check_interval,
                 committer: Committer::default(),
+                index_checks: user_index::Checks::default(),
                 login: self.login,
                 unavailable_reply: Arc::new(self.unavailable_reply),
                 internal_reply: Arc::new(self.internal_reply),

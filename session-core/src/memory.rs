@@ -815,7 +815,9 @@ mod tests {
         let version = create(&store, "expiring", short).await;
         create(&store, "lasting", TTL).await;
         assert!(store.load("expiring").await.expect("load").is_some());
-        tokio::time::sleep(short).await;
+        // Deadlines round up to the next millisecond (never early), so an
+        // entry may outlive its TTL by up to a millisecond.
+        tokio::time::sleep(short + Duration::from_millis(2)).await;
 
         assert!(store.load("expiring").await.expect("load").is_none());
         assert!(!store.touch("expiring", TTL).await.expect("touch"));

@@ -4,8 +4,11 @@
 mod commit;
 mod expiry;
 mod persist;
+mod user_sessions;
 
-pub(crate) use commit::Committer;
+pub(crate) use commit::{Committer, open_record};
+pub(crate) use persist::within_budget;
+pub use user_sessions::UserSession;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -483,6 +486,7 @@ impl Session {
         if let Err(error) = state.record_mut().data.insert(key, user) {
             return Err(state.fail(error, "login"));
         }
+        state.record_mut().user = Some(user.to_owned());
         self.rotate(&mut state).await
     }
 
@@ -535,6 +539,21 @@ impl Session {
     /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.lock_state().await;
+        self.end_current(&mut state).await
+    }
+
+    /// [`destroy`](Session::destroy), under the lock. A logged-in session is
+    /// loaded first, to find its user's index and take it off.
+    async fn end_current(&self, state: &mut State) -> Result<(), Error> {
+        let config = &self.inner.config;
+        let logged_in = !state.loaded
+            && state
+                .incoming(&config.keys)
+                .is_some_and(|incoming| incoming.flags.logged_in);
+        if logged_in && let Err(error) = self.load(state).await {
+            return Err(state.fail(error, "logout"));
+        }
+        let user = state.record.user.clone().filter(|_| state.loaded);
         let ended = if state.loaded {
             let created = state.record.created_at_ms;
             match (&state.stored, &state.unstored) {
@@ -549,12 +568,15 @@ impl Session {
             })
         };
         if let Some((id, created, announced)) = ended {
-            let key = id.store_key(&self.inner.config.namespace);
-            let ending = self.end_record(&mut state, &key, created, announced).await;
+            let key = id.store_key(&config.namespace);
+            let ending = self.end_record(state, &key, created, announced).await;
             if let Err(error) = ending {
                 return Err(state.fail(error.into(), "logout"));
             }
             telemetry::count(telemetry::DESTROYED);
+            if let Some(user) = user {
+                self.unlist(state, &user, &[key]).await;
+            }
         }
         let client_has_cookie = state.had_cookie || state.cookie == CookieAction::Send;
         state.reset();

@@ -184,6 +184,26 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A [`StoreError`] when the backend fails.
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError>;
 
+    /// Reads several records at once: one answer per key, in the order of
+    /// `keys`, `None` for an absent one. Used to list a user's sessions and to
+    /// prune their index, so its cost grows with a user's sessions, not with
+    /// traffic.
+    ///
+    /// The default loads the keys one after another; stores that can pipeline
+    /// (memcached's multi-get, Redis's `MGET`) should override it to answer in
+    /// one round trip per server.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the backend fails for any of the keys.
+    async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        let mut loaded = Vec::with_capacity(keys.len());
+        for key in keys {
+            loaded.push(self.load(key).await?);
+        }
+        Ok(loaded)
+    }
+
     /// Reads a record and resets its TTL to `ttl`, keeping its version.
     ///
     /// The default calls [`load`](Store::load) then [`touch`](Store::touch);

@@ -30,8 +30,8 @@ pub(crate) const DESTROYED: &str = "sessions_destroyed_total";
 /// Session failures that failed a request, by `kind`: `unavailable` or
 /// `internal`.
 pub(crate) const FAILURES: &str = "session_failures_total";
-/// Store call latency in seconds, by `op`: `load`, `load_and_touch`,
-/// `create`, `save`, `delete`.
+/// Store call latency in seconds, by `op`: `load`, `load_many`,
+/// `load_and_touch`, `create`, `save`, `delete`.
 pub(crate) const STORE_CALL_SECONDS: &str = "session_store_call_seconds";
 
 /// How a load ended, for [`LOADED`].
@@ -62,6 +62,7 @@ pub(crate) fn count(name: &'static str) {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum StoreOp {
     Load,
+    LoadMany,
     LoadAndTouch,
     Create,
     Save,
@@ -72,6 +73,7 @@ impl StoreOp {
     fn latency(self) -> metrics::Histogram {
         match self {
             StoreOp::Load => metrics::histogram!(STORE_CALL_SECONDS, "op" => "load"),
+            StoreOp::LoadMany => metrics::histogram!(STORE_CALL_SECONDS, "op" => "load_many"),
             StoreOp::LoadAndTouch => {
                 metrics::histogram!(STORE_CALL_SECONDS, "op" => "load_and_touch")
             }

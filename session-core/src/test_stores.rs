@@ -41,6 +41,8 @@ pub const FAILURE_MESSAGE: &str = "test store failure: connection refused by 192
 pub enum StoreOp {
     /// [`Store::load`].
     Load,
+    /// [`Store::load_many`].
+    LoadMany,
     /// [`Store::load_and_touch`].
     LoadAndTouch,
     /// [`Store::create`].
@@ -55,8 +57,9 @@ pub enum StoreOp {
 
 impl StoreOp {
     /// Every operation, in declaration order.
-    pub const ALL: [StoreOp; 6] = [
+    pub const ALL: [StoreOp; 7] = [
         StoreOp::Load,
+        StoreOp::LoadMany,
         StoreOp::LoadAndTouch,
         StoreOp::Create,
         StoreOp::Save,
@@ -69,6 +72,7 @@ impl StoreOp {
     pub fn as_str(self) -> &'static str {
         match self {
             StoreOp::Load => "load",
+            StoreOp::LoadMany => "load_many",
             StoreOp::LoadAndTouch => "load_and_touch",
             StoreOp::Create => "create",
             StoreOp::Save => "save",
@@ -86,7 +90,7 @@ impl StoreOp {
 /// from [`CountingStore::counts`]. Subtract an earlier snapshot to count the
 /// calls of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CallCounts([usize; 6]);
+pub struct CallCounts([usize; 7]);
 
 impl CallCounts {
     /// Calls of `op`.
@@ -195,7 +199,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ```
 #[derive(Debug)]
 pub struct CountingStore<S: ?Sized = MemoryStore> {
-    calls: [AtomicUsize; 6],
+    calls: [AtomicUsize; 7],
     /// Every call, for the position of each in [`CountingStore::fail_after`].
     total: AtomicUsize,
     writes: AtomicUsize,
@@ -380,6 +384,11 @@ impl<S: Store + ?Sized> Store for CountingStore<S> {
         self.inner.load(key).await
     }
 
+    async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        self.enter(StoreOp::LoadMany).await?;
+        self.inner.load_many(keys).await
+    }
+
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
         self.enter(StoreOp::LoadAndTouch).await?;
         *lock(&self.last_refresh_ttl) = Some(ttl);
@@ -512,6 +521,10 @@ impl Store for FailingStore {
         self.fail()
     }
 
+    async fn load_many(&self, _keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        self.fail()
+    }
+
     async fn load_and_touch(
         &self,
         _key: &str,
@@ -591,7 +604,7 @@ impl Store for FailingStore {
 /// ```
 #[derive(Debug)]
 pub struct GatedStore<S: ?Sized = MemoryStore> {
-    gated: [bool; 6],
+    gated: [bool; 7],
     open: watch::Sender<bool>,
     /// How many calls are waiting at the gate now.
     held: watch::Sender<usize>,
@@ -609,7 +622,7 @@ impl<S: Store + ?Sized> GatedStore<S> {
     /// Gates the calls of `ops` to a store shared elsewhere; the gate starts
     /// closed.
     pub fn wrap_shared(inner: Arc<S>, ops: impl IntoIterator<Item = StoreOp>) -> Self {
-        let mut gated = [false; 6];
+        let mut gated = [false; 7];
         for op in ops {
             gated[op.index()] = true;
         }
@@ -678,6 +691,11 @@ impl<S: Store + ?Sized> Store for GatedStore<S> {
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
         self.pass(StoreOp::Load).await;
         self.inner.load(key).await
+    }
+
+    async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        self.pass(StoreOp::LoadMany).await;
+        self.inner.load_many(keys).await
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {

@@ -324,8 +324,8 @@ async fn rotations_and_logouts() {
     let calls = steps.calls();
     assert_eq!(
         (calls.of(StoreOp::Create), calls.of(StoreOp::Delete)),
-        (1, 1),
-        "the new ID claimed, the old record deleted ({calls:?})"
+        (2, 1),
+        "the user's index created, the new ID claimed, the old record deleted ({calls:?})"
     );
     assert_eq!(
         take(&snapshotter),
@@ -343,10 +343,20 @@ async fn rotations_and_logouts() {
     let end = manager.finish(&session, 200).await;
     assert!(end.set_cookie().is_some_and(SetCookie::is_removal));
     let calls = steps.calls();
-    assert_eq!(calls.of(StoreOp::Delete), 1, "{calls:?}");
+    assert_eq!(
+        calls.of(StoreOp::Delete),
+        2,
+        "the record, and the user's index that listed only it ({calls:?})"
+    );
     assert_eq!(
         take(&snapshotter),
-        expected(&[("sessions_destroyed_total", 1)], &ops(calls))
+        expected(
+            &[
+                ("sessions_loaded_total{outcome=found}", 1),
+                ("sessions_destroyed_total", 1),
+            ],
+            &ops(calls)
+        )
     );
 }
 

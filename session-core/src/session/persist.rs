@@ -17,6 +17,7 @@ use crate::id::SessionId;
 use crate::seal;
 use crate::store::Version;
 use crate::telemetry::{self, LoadOutcome, StoreOp, timed};
+use crate::user_index;
 
 /// How many fresh IDs to try when claiming one finds it taken. With 256-bit
 /// IDs a single collision is already beyond belief; more than this means the
@@ -93,6 +94,13 @@ impl Session {
             telemetry::loaded(LoadOutcome::Refused);
             return Ok(());
         }
+        if let Some(user) = record.user.as_deref()
+            && !self.still_listed(user, &key, deadline).await?
+        {
+            tracing::info!("session is no longer in its user's index; treating it as ended");
+            telemetry::loaded(LoadOutcome::Refused);
+            return Ok(());
+        }
         telemetry::loaded(LoadOutcome::Found);
         state.stored = Some(Stored {
             id: incoming.id,
@@ -111,6 +119,28 @@ impl Session {
             state.cookie = CookieAction::Send;
         }
         Ok(())
+    }
+
+    /// Whether the user's index still lists the logged-in session at `key`,
+    /// so that ending a user's sessions fails closed even when the index was
+    /// lost. Asked at most once per configured interval per session in this
+    /// process; in between, the answer stands.
+    async fn still_listed(&self, user: &str, key: &str, deadline: Instant) -> Result<bool, Error> {
+        let config = &self.inner.config;
+        let now = Instant::now();
+        if !config
+            .index_checks
+            .due(key, config.index_check_interval, now)
+        {
+            return Ok(true);
+        }
+        let listed = within_budget(deadline, user_index::lists(config, user, key)).await?;
+        if listed {
+            config
+                .index_checks
+                .passed(key, config.index_check_interval, now);
+        }
+        Ok(listed)
     }
 
     /// Saves a modified session at the end of the request: claims a fresh ID
@@ -453,6 +483,16 @@ impl Session {
             let id = first.take().unwrap_or_else(SessionId::generate);
             let key = id.store_key(&config.namespace);
             let sealed = seal_record(config, &key, record).map_err(Failure::into_error)?;
+            if let Some(user) = record.user.as_deref() {
+                // Listed before it exists: a failure in between leaves an
+                // entry that pruning removes, never an unlisted session.
+                let now = expiry::now_ms();
+                let entry = user_index::Entry::new(config, &key, record.created_at_ms, now);
+                let listed = user_index::update(config, user, now, |index| {
+                    index.entries.push(entry.clone());
+                });
+                within_budget(deadline, listed).await?;
+            }
             let queue = config.committer.queue(&key);
             let generation = queue.generation();
             let created = within(
@@ -510,6 +550,18 @@ async fn within<T>(
     tokio::time::timeout_at(deadline.into(), timed(op, call))
         .await
         .unwrap_or_else(|_| Err(over_budget()))
+}
+
+/// Runs several store calls (a user's index, say) within the request's
+/// budget; past the deadline they are cancelled and the store counts as
+/// unavailable.
+pub(crate) async fn within_budget<T, E: From<StoreError>>(
+    deadline: Instant,
+    calls: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    tokio::time::timeout_at(deadline.into(), calls)
+        .await
+        .unwrap_or_else(|_| Err(over_budget().into()))
 }
 
 fn over_budget() -> StoreError {
