@@ -19,8 +19,9 @@
 //!
 //! Besides the store contract, it runs whole sessions over the store through a
 //! [`SessionManager`]: twenty concurrent writers of one session all persist, a
-//! logout beats writers that loaded the session before it, and the same store
-//! with compare-and-set hidden gets last-write-wins.
+//! logout beats writers that loaded the session before it, a user's sessions
+//! are listed and ended through the user's index, and the same store with
+//! compare-and-set hidden gets last-write-wins.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -49,6 +50,7 @@ where
     unconditional_save(&make_store().await).await;
     touch_keeps_version(&make_store().await).await;
     delete_removes(&make_store().await).await;
+    load_many_answers_in_order(&make_store().await).await;
     binary_and_large_values(&make_store().await).await;
     let store = Arc::new(make_store().await);
     concurrent_independent_keys(Arc::clone(&store)).await;
@@ -59,6 +61,7 @@ where
         twenty_writers_of_one_session(Arc::new(make_store().await)).await;
         logout_beats_slower_writers(Arc::new(make_store().await)).await;
     }
+    a_users_sessions(Arc::new(make_store().await)).await;
     let without_cas = Arc::new(WithoutCompareAndSet(Arc::new(make_store().await)));
     last_write_wins_without_compare_and_set(without_cas).await;
     ttl_expiry(&make_store().await).await;
@@ -116,6 +119,44 @@ async fn absent_keys(store: &impl Store) {
         store.load(&key).await.expect("load").is_none(),
         "touch or delete created a record"
     );
+}
+
+async fn load_many_answers_in_order(store: &impl Store) {
+    assert!(
+        store.load_many(&[]).await.expect("load_many").is_empty(),
+        "load_many of no keys answered something"
+    );
+    let present: Vec<String> = (0..40).map(|_| unique_key("many")).collect();
+    for (index, key) in present.iter().enumerate() {
+        let value = format!("value {index}");
+        store
+            .create(key, value.as_bytes(), TTL)
+            .await
+            .expect("create")
+            .expect("a fresh key is free");
+    }
+    let absent = unique_key("many-absent");
+    // Present and absent keys interleaved, one of them twice.
+    let mut keys: Vec<&str> = Vec::new();
+    for key in &present {
+        keys.push(key);
+        keys.push(&absent);
+    }
+    keys.push(&present[0]);
+    let answers = store.load_many(&keys).await.expect("load_many");
+    assert_eq!(answers.len(), keys.len(), "load_many must answer every key");
+    for (key, answer) in keys.iter().zip(answers) {
+        let single = store.load(key).await.expect("load");
+        assert_eq!(
+            answer
+                .as_ref()
+                .map(|loaded| (&loaded.bytes, loaded.version)),
+            single
+                .as_ref()
+                .map(|loaded| (&loaded.bytes, loaded.version)),
+            "load_many answered {key} differently from load (or out of order)"
+        );
+    }
 }
 
 async fn create_claims_only_free_keys(store: &impl Store) {
@@ -647,6 +688,56 @@ async fn last_write_wins_without_compare_and_set(store: Arc<WithoutCompareAndSet
     );
 }
 
+/// A user logged in twice lists both sessions, and ending one by its handle
+/// ends it: the index of a user's sessions works over the store.
+async fn a_users_sessions(store: Arc<dyn Store>) {
+    let manager = SessionManager::builder(store, KeyRing::generate())
+        .namespace("conformance-users:")
+        .build()
+        .expect("valid configuration");
+    let user = unique_key("user");
+    let first = logged_in_as(&manager, &user).await;
+    let second = logged_in_as(&manager, &user).await;
+    let listed = manager
+        .get(Some(&first))
+        .user_sessions()
+        .await
+        .expect("listing");
+    assert_eq!(listed.len(), 2, "both sessions of the user are listed");
+    let other = listed
+        .iter()
+        .find(|session| !session.is_current())
+        .expect("one session is the other one");
+    manager
+        .get(Some(&first))
+        .end_user_session(other.handle())
+        .await
+        .expect("ending the other session");
+    let ended = manager.get(Some(&second));
+    assert!(
+        ended
+            .current_user::<String>()
+            .await
+            .expect("load")
+            .is_none(),
+        "the ended session still has its user"
+    );
+    let left = manager
+        .get(Some(&first))
+        .user_sessions()
+        .await
+        .expect("listing");
+    assert_eq!(left.len(), 1, "the ended session is no longer listed");
+}
+
+/// The cookie of a new session in which `user` logged in.
+async fn logged_in_as(manager: &SessionManager, user: &str) -> String {
+    let session = manager.get(None);
+    session.login(user).await.expect("login");
+    let cookie = manager.set(&session).await.expect("save the login");
+    cookie.expect("a login sets a cookie").value().to_owned()
+}
+
 /// Wraps a store and hides its compare-and-set, to test what the core does for
 /// stores that cannot compare-and-set (last-write-wins). Panics if the core
 /// asks it for a compare-and-set anyway.
@@ -657,6 +748,10 @@ pub struct WithoutCompareAndSet(pub Arc<dyn Store>);
 impl Store for WithoutCompareAndSet {
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
         self.0.load(key).await
+    }
+
+    async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        self.0.load_many(keys).await
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {

@@ -3,6 +3,7 @@
 //! | operation          | command                                  | counted by memcached as       |
 //! |--------------------|------------------------------------------|-------------------------------|
 //! | `load`             | `mg <key> v f c`                         | `cmd_get`                     |
+//! | `load_many`        | `mg <key> v f c` per key, pipelined      | `cmd_get` per key             |
 //! | `load_and_touch`   | `mg <key> v f c T<exp>` (get-and-touch)  | `cmd_touch` (a miss: `cmd_get`) |
 //! | `create`           | `ms <key> <len> ME c T<exp>` (add)       | `cmd_set`                     |
 //! | `save(None)`       | `ms <key> <len> c T<exp>`                | `cmd_set`                     |
@@ -19,7 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use memcache::exp::{AsyncMetaClient, GetResult, GetStatus, Meta, MutationResult, MutationStatus};
+use futures_util::future::join_all;
+use memcache::exp::{
+    AsyncMetaClient, Get, GetResult, GetStatus, Meta, MutationResult, MutationStatus,
+};
 use session_core::{Loaded, SaveOutcome, Store, StoreError, Version};
 
 use crate::config::{self, Config, ConfigError, MemcachedStoreBuilder};
@@ -89,6 +93,35 @@ impl MemcachedStore {
     }
 }
 
+impl MemcachedStore {
+    /// The records at `positions` of `keys`, all on `server`, in one
+    /// pipelined exchange; each with its position.
+    async fn load_from(
+        &self,
+        server: usize,
+        keys: &[&str],
+        positions: &[usize],
+    ) -> Result<Vec<(usize, Option<Loaded>)>, StoreError> {
+        let server = &self.inner.servers[server];
+        let client = server.client(&self.inner.config).await?;
+        let gets = positions
+            .iter()
+            .map(|&position| Get::new(keys[position]).meta(Meta::NONE.cas()));
+        let results = client
+            .run_many(gets)
+            .await
+            .map_err(|error| server.error(error))?;
+        positions
+            .iter()
+            .zip(results)
+            .map(|(&position, result)| {
+                let result = result.map_err(|error| server.error(error))?;
+                Ok((position, loaded(result)?))
+            })
+            .collect()
+    }
+}
+
 impl fmt::Debug for MemcachedStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = &self.inner.config;
@@ -151,6 +184,27 @@ impl Store for MemcachedStore {
             .call(key, |client| client.get(key).meta(Meta::NONE.cas()).send())
             .await?;
         loaded(result)
+    }
+
+    /// One pipelined exchange per server holding some of the keys, all
+    /// servers at once: a round trip in all, however many keys.
+    async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
+        let mut by_server: Vec<Vec<usize>> = vec![Vec::new(); self.inner.servers.len()];
+        for (position, key) in keys.iter().enumerate() {
+            by_server[self.inner.router.route(key.as_bytes())].push(position);
+        }
+        let exchanges = by_server
+            .iter()
+            .enumerate()
+            .filter(|(_, positions)| !positions.is_empty())
+            .map(|(server, positions)| self.load_from(server, keys, positions));
+        let mut answers: Vec<Option<Loaded>> = keys.iter().map(|_| None).collect();
+        for exchange in join_all(exchanges).await {
+            for (position, loaded) in exchange? {
+                answers[position] = loaded;
+            }
+        }
+        Ok(answers)
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {

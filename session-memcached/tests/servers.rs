@@ -1,8 +1,10 @@
 //! Sessions spread over several servers and stay readable when one is dropped from the list.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use session_core::Store;
+use session_core::test_stores::{CountingStore, StoreOp};
+use session_core::{KeyRing, SessionManager, Store};
 use session_memcached::MemcachedStore;
 use test_memcached::{MemcachedServer, memcached_or_skip};
 
@@ -82,5 +84,77 @@ async fn one_server_written_two_ways_routes_the_same() {
                 .is_some(),
             "session {i} routed elsewhere"
         );
+    }
+}
+
+/// Listing a user's sessions spread over three servers reads the user's index,
+/// then every session record in one multi-key call (one pipelined exchange
+/// per server), and shows no user name in any key or value.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_users_sessions_over_three_servers() {
+    let a = memcached_or_skip!();
+    let b = memcached_or_skip!();
+    let c = memcached_or_skip!();
+    let servers = [&a, &b, &c];
+    let store = Arc::new(CountingStore::wrap(store_on(&servers)));
+    let manager = SessionManager::builder(Arc::clone(&store), KeyRing::generate())
+        .build()
+        .expect("valid configuration");
+    let mut cookies = Vec::new();
+    for _ in 0..12 {
+        let session = manager.get(None);
+        session.login("carol@example.com").await.expect("login");
+        cookies.push(manager.set(&session).await.expect("set").expect("cookie"));
+    }
+    let session = manager.get(Some(cookies[0].value()));
+    let user: Option<String> = session.current_user().await.expect("load");
+    assert_eq!(user.as_deref(), Some("carol@example.com"));
+
+    let gets = |servers: &[&MemcachedServer]| -> u64 {
+        servers.iter().map(|server| server.stats()["cmd_get"]).sum()
+    };
+    let (calls, before) = (store.counts(), gets(&servers));
+    let listed = session.user_sessions().await.expect("listing");
+    let calls = store.counts() - calls;
+    assert_eq!(listed.len(), 12);
+    assert_eq!(
+        (
+            calls.of(StoreOp::Load),
+            calls.of(StoreOp::LoadMany),
+            calls.total()
+        ),
+        (1, 1, 2),
+        "the index, then one multi-key read of the records"
+    );
+    assert_eq!(
+        gets(&servers) - before,
+        13,
+        "one get per record and the index"
+    );
+    for server in servers {
+        assert!(
+            server.stats()["curr_items"] > 0,
+            "sessions spread over every server"
+        );
+    }
+    for key in store.written_keys() {
+        assert!(!key.contains("carol"), "a key names the user: {key}");
+        if let Some(loaded) = store.inner().load(&key).await.expect("load") {
+            assert!(
+                !loaded.bytes.windows(5).any(|window| window == b"carol"),
+                "a value shows the user's name: {key}"
+            );
+        }
+    }
+
+    // Ending the others deletes their records on every server.
+    assert_eq!(session.end_other_user_sessions().await.expect("end"), 11);
+    for cookie in &cookies[1..] {
+        let user: Option<String> = manager
+            .get(Some(cookie.value()))
+            .current_user()
+            .await
+            .expect("load");
+        assert_eq!(user, None);
     }
 }

@@ -97,7 +97,7 @@ impl Session {
                 handle: entry.handle,
             })
             .collect();
-        sessions.sort_by(|a, b| b.created.cmp(&a.created));
+        sessions.sort_by_key(|session| std::cmp::Reverse(session.created));
         Ok(sessions)
     }
 
