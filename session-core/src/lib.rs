@@ -76,6 +76,22 @@
 //! visitors (`/login?next=...`). Protect forms with [`Session::csrf_token`] and
 //! [`Session::verify_csrf`].
 //!
+//! # A user's sessions
+//!
+//! [`Session::login`] also lists the session in its user's index, a sealed
+//! record in the same store under a keyed hash of the user's identity. From
+//! any of a user's sessions, [`Session::user_sessions`] lists the live ones
+//! (each with an opaque handle, its creation time, and whether it is the
+//! current one), [`Session::end_user_session`] ends one by its handle,
+//! [`Session::end_other_user_sessions`] all but the current one, and
+//! [`Session::logout_everywhere`] all of them: records are deleted, so every
+//! instance sees it on the next request. A session its user's index no longer
+//! lists (the index was lost, say) is refused, checked at most once per
+//! [`index_check_interval`](SessionManagerBuilder::index_check_interval) per
+//! session: revocation fails closed. Requests that do none of this make no
+//! extra store call. Custom stores answer the listing's multi-key read with
+//! [`Store::load_many`], which has a default.
+//!
 //! # Expiry
 //!
 //! A session expires after the *idle timeout* without a request that loads it,
