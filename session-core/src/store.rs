@@ -140,41 +140,87 @@ impl SaveOutcome {
 /// it a finished key and a sealed, encrypted record, so a store can be
 /// written, reviewed and replaced without touching anything
 /// security-sensitive. Implement it with [`async_trait`](crate::async_trait)
-/// (re-exported here), share it as a value or an `Arc<dyn Store>`, and run the
-/// `conformance` suite (feature `test-suite`) from your tests.
+/// (re-exported here, so your store needs no dependency of its own for it),
+/// share it as a value or an `Arc<dyn Store>`, and run the
+/// `conformance` suite (feature `test-suite`) from your tests: it checks
+/// every rule below.
 ///
 /// # Keys
 ///
 /// A key is the manager's namespace (default `session:`, printable ASCII
-/// without spaces, at most 200 bytes) followed by the 43-character unpadded
-/// base64url SHA-256 of the session ID: at most 243 bytes of printable ASCII,
+/// without spaces, at most 200 bytes) followed either by the 43-character
+/// unpadded base64url SHA-256 of a session ID, or by `user:` and a
+/// 43-character keyed hash (a user's index of sessions): at most 248 bytes of
+/// printable ASCII (`A-Z a-z 0-9 - _ :` and the namespace's characters),
 /// which fits memcached's 250-byte keys. Treat it as opaque.
+///
+/// # Values
+///
+/// Opaque bytes, returned exactly as written: any byte values, from empty
+/// (an empty value is a record, not an absent key) to the manager's
+/// `max_record_bytes` (default 1 MB). A value over the store's own item
+/// limit is refused with [`StoreError::value_refused`], never truncated.
 ///
 /// # Versions and compare-and-set
 ///
 /// Every record carries a [`Version`]. A store gives a new version on every
-/// write, keeps it across a TTL refresh, and never hands out a version equal
-/// to an earlier one of the same key while it runs, also across a delete and
-/// a new create of that key (a save holding the old record's version must not
-/// succeed on the new one). Stores that can compare-and-set use it so that two
-/// requests writing one session at once never silently overwrite each other;
-/// the core re-applies the loser's changes and tries again, and a logout or
-/// rotation wins over racing writes.
+/// write (`create` and `save`), keeps it across a TTL refresh (`touch`,
+/// `load_and_touch`), and never hands out a version equal to an earlier one
+/// of the same key while it runs, also across a delete and a new create of
+/// that key (a save holding the old record's version must not succeed on the
+/// new one): random versions, or a counter that never restarts, satisfy
+/// this. A store restart may start its versions again (memcached's CAS
+/// counter does) only when the restart also lost the records (a restarted
+/// memcached is empty), so that no old version can meet a new record. Stores
+/// that can compare-and-set use it so that two requests writing one session
+/// at once never silently overwrite each other; the core re-applies the
+/// loser's changes and tries again, and a logout or rotation wins over racing
+/// writes.
+///
+/// # Atomicity
+///
+/// `create` checks that the key is free and writes in one step: of several
+/// creates racing on one key exactly one succeeds. A compare-and-set `save`
+/// compares and writes in one step. A `delete` racing a `touch` or
+/// `load_and_touch` of the same record stays deleted: a refresh never writes
+/// a record back.
 ///
 /// # TTLs
 ///
-/// Every `ttl` is at least one second and may be fractional. A record must not
-/// expire before its TTL; a store that counts in whole seconds rounds up, so a
-/// record may outlive its TTL slightly.
+/// Every `ttl` is at least one second and may be fractional (the core passes
+/// fractions near a session's absolute timeout). A record must never expire
+/// before its TTL, counted from when the call was sent. It may outlive it by
+/// at most a bound the store states in its docs (a store counting in whole
+/// seconds rounds up: memcached's bound is 3 s) and passes to the conformance
+/// suite as [`max_ttl_lateness`](crate::conformance::Options::max_ttl_lateness).
+/// The TTL of `save`, `touch` and `load_and_touch` replaces the record's
+/// previous one. An expired record is absent for every operation.
+///
+/// # Deadlines and cancellation
+///
+/// The core applies the request's store budget (default 2 s) to every call
+/// and drops a call still running at the deadline, at any point of its
+/// exchange. A call dropped midway must leave nothing broken behind: no
+/// pooled connection with a half-written request or an unread answer that a
+/// later call would read as its own (discard such a connection, or finish
+/// the exchange in a task of its own). A store also bounds its own calls
+/// with connect and I/O timeouts, so that a call never waits forever when
+/// used outside the core.
 ///
 /// # Errors
 ///
-/// Sort the backend's failures into [`StoreError`] kinds: unreachable, timed
-/// out or temporarily refusing (out of memory, too many connections) is
-/// [`StoreError::unavailable`] (a 503 and a retry), a value over the store's
-/// item limit is [`StoreError::value_refused`], anything else
-/// [`StoreError::other`]. A store bounds its own calls with connect and I/O
-/// timeouts.
+/// Sort the backend's failures into [`StoreError`] kinds:
+///
+/// - [`StoreError::unavailable`]: the backend is unreachable, timed out,
+///   reset the connection, or refuses for now (out of memory, too many
+///   connections, loading, read-only replica, cluster reconfiguring). The
+///   request answers 503, and the next request tries again.
+/// - [`StoreError::value_refused`]: this value is over the backend's item
+///   limit (the request answers 500: the application stores too much).
+/// - [`StoreError::other`]: anything else, such as an answer the store does
+///   not understand (500).
+///
+/// A miss is not an error: absent and expired records are `None` or `false`.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Reads a record, or `None` when the key is absent or expired.

@@ -14,6 +14,8 @@
 //! - [`GatedStore`] wraps a store and holds calls of chosen operations until
 //!   the test opens the gate, to force an order of loads, saves and deletes
 //!   instead of hoping for one.
+//! - [`MutantStore`] is a small correct store, or the same with one
+//!   deliberate bug ([`Mutant`]): the stores the conformance suite must fail.
 //!
 //! The wrappers compose: `GatedStore<CountingStore>` holds calls and counts
 //! them. Each takes the store it wraps by value or, to wrap an
@@ -26,6 +28,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+
+mod mutants;
+
+pub use mutants::{Mutant, MutantStore};
 
 use crate::error::StoreError;
 use crate::memory::MemoryStore;

@@ -109,8 +109,9 @@ struct Found {
 }
 
 /// Reads the user's index: under the current key's place, else under an
-/// older key's. An index that does not open or decode counts as missing (and
-/// is logged): anyone who reaches the store could have written it.
+/// older key's. An index that does not open or decode (anyone who reaches the
+/// store could have written it) is logged and read as empty, at its version,
+/// so that the next write replaces it; it lists no session meanwhile.
 async fn load(config: &Config, keys: &[String]) -> Result<Option<Found>, StoreError> {
     for (place, key) in keys.iter().enumerate() {
         let Some(loaded) = timed(StoreOp::Load, config.store.load(key)).await? else {
@@ -118,16 +119,14 @@ async fn load(config: &Config, keys: &[String]) -> Result<Option<Found>, StoreEr
         };
         let opened = seal::open(&config.keys, key, loaded.bytes).ok();
         let index = opened.and_then(|opened| decode(&opened.plaintext));
-        match index {
-            Some(index) => {
-                return Ok(Some(Found {
-                    place,
-                    version: loaded.version,
-                    index,
-                }));
-            }
-            None => tracing::warn!("a user's session index does not open; treating it as empty"),
+        if index.is_none() {
+            tracing::warn!("a user's session index does not open; treating it as empty");
         }
+        return Ok(Some(Found {
+            place,
+            version: loaded.version,
+            index: index.unwrap_or_default(),
+        }));
     }
     Ok(None)
 }

@@ -1,10 +1,14 @@
 //! The MemoryStore passes the store conformance suite every store runs.
 
+use std::time::Duration;
+
 use session_core::{MemoryStore, conformance};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_conforms() {
-    conformance::run(|| async { MemoryStore::new() }).await;
+    // Deadlines are kept to the millisecond, rounded up.
+    let options = conformance::Options::new().max_ttl_lateness(Duration::from_millis(20));
+    conformance::run_with(&options, || async { MemoryStore::new() }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,6 +264,16 @@ async fn the_index_is_sealed_and_its_key_names_no_user() {
         .expect("save");
     let other_process = manager_with(&store, &[SECRET_A], |builder| builder);
     assert_eq!(user_of(&other_process, &cookie).await, None);
+
+    // Whoever wrote it cannot keep the user out: the next login replaces it.
+    let again = logged_in(&manager, USER).await;
+    assert_eq!(user_of(&other_process, &again).await.as_deref(), Some(USER));
+    let listed = other_process
+        .get(Some(again.value()))
+        .user_sessions()
+        .await
+        .expect("listing");
+    assert_eq!(listed.len(), 1, "{listed:?}");
 }
 
 #[tokio::test]

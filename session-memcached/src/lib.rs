@@ -42,7 +42,9 @@
 //!
 //! memcached counts expiry in whole seconds, reads 0 as "never" and anything above 30 days as a
 //! Unix time. The store sends the TTL rounded up plus one second, and long TTLs as absolute
-//! times: a session may outlive its timeout by up to a second, and never expires early.
+//! times. A record never expires early, and outlives its TTL by at most three seconds: the rounding
+//! up (under a second), the added second, and memcached's clock, which ticks once a second (the
+//! bound the conformance suite is given).
 //!
 //! # Several servers
 //!
