@@ -9,9 +9,18 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::Result;
 use crate::report::Row;
 
+/// The chart's height, and its width when there are few bars.
 const SIZE: (u32, u32) = (1100, 620);
-/// The top of the y axis over the tallest bar: room for the legend.
-const HEADROOM: f64 = 1.35;
+/// The width a bar needs so that its value label does not run into its
+/// neighbour's: the chart grows wider with more bars.
+const BAR_SPACE: u32 = 38;
+/// The chart's width outside the plot: margins and the y axis's labels.
+const FRAME: u32 = 120;
+/// The plot's height: the chart's, less the title, margins and x labels.
+const PLOT_HEIGHT: f64 = 520.0;
+/// The height of a line of the legend, which has a line per variant and
+/// sits above the bars, with their labels.
+const LEGEND_LINE: f64 = 15.0;
 /// The share of a route's slot that its bars fill.
 const GROUP_WIDTH: f64 = 0.8;
 
@@ -19,13 +28,16 @@ const GROUP_WIDTH: f64 = 0.8;
 pub fn draw(rows: &[Row], title: &str, path: &Path) -> Result<()> {
     let routes = distinct(rows.iter().map(|row| row.route));
     let variants = distinct(rows.iter().map(|row| row.variant));
-    let top = rows
+    let tallest = rows
         .iter()
         .map(|row| row.requests_per_second)
-        .fold(1.0, f64::max)
-        * HEADROOM;
+        .fold(1.0, f64::max);
+    let legend = LEGEND_LINE * (variants.len() + 3) as f64;
+    let top = tallest * PLOT_HEIGHT / (PLOT_HEIGHT - legend).max(PLOT_HEIGHT / 3.0);
 
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let bars = (routes.len() * variants.len()) as u32;
+    let size = (SIZE.0.max(FRAME + BAR_SPACE * bars), SIZE.1);
+    let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))

@@ -122,7 +122,7 @@ impl Report {
                 row.vs_bare = Some(row.requests_per_second / bare);
                 row.added_us = Some(1e6 / row.requests_per_second - 1e6 / bare);
             }
-            if let Role::Ours { peer } = variant.role
+            if let Role::Ours { peer: Some(peer) } = variant.role
                 && let Some(&peer_rps) = medians.get(&(peer, row.route))
             {
                 row.peer = Some(peer);

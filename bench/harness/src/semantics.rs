@@ -10,8 +10,9 @@ use crate::client::{Client, Response};
 use crate::variants::Variant;
 
 /// Checks the routes' behaviour (see `support::routes`): for a variant with
-/// sessions, seed → read 0 → visits 1, 2 → read 2, misses without a valid
-/// cookie, and no cookie from `/plain`; for a bare variant, 200 everywhere.
+/// sessions, seed → read 0 → visits 1, 2 → read 2 (sending the cookie the
+/// server set last), misses without a valid cookie, and no cookie from
+/// `/plain`; for a bare variant, 200 everywhere.
 pub fn check(variant: &Variant, address: SocketAddr) -> Result<()> {
     let mut client = Client::connect(address)?;
     let plain = client.get(PLAIN, None)?;
@@ -33,16 +34,21 @@ pub fn check(variant: &Variant, address: SocketAddr) -> Result<()> {
     }
     let seeded = client.get(SEED, None)?;
     expect(&seeded, "GET /seed", 200, None)?;
-    let cookie = seeded.cookie()?.to_owned();
+    let mut cookie = seeded.cookie()?.to_owned();
     let steps = [(READ, "0"), (VISITS, "1"), (VISITS, "2"), (READ, "2")];
     for (route, body) in steps {
         let response = client.get(route, Some(&cookie))?;
         expect(
             &response,
-            &format!("GET {route} with the seeded cookie"),
+            &format!("GET {route} with the session's cookie"),
             200,
             Some(body),
         )?;
+        // As a browser does: a store that keeps the session in its cookie
+        // sends a new one whenever the session changes.
+        if !response.set_cookies.is_empty() {
+            cookie = response.cookie()?.to_owned();
+        }
     }
     let plain = client.get(PLAIN, Some(&cookie))?;
     expect(&plain, "GET /plain with a session", 200, Some(PLAIN_BODY))?;

@@ -12,8 +12,9 @@ pub enum Role {
     Bare,
     /// Another crate's sessions.
     Peer,
-    /// Our crates, compared with the peer variant named here.
-    Ours { peer: &'static str },
+    /// Our crates, compared with the peer variant named here, if the
+    /// framework has one.
+    Ours { peer: Option<&'static str> },
 }
 
 /// A server under test.
@@ -88,7 +89,7 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--store", "memory"],
         memcached: false,
         role: Role::Ours {
-            peer: "axum-tower-sessions",
+            peer: Some("axum-tower-sessions"),
         },
     },
     Variant {
@@ -99,8 +100,75 @@ pub const VARIANTS: &[Variant] = &[
         args: &[],
         memcached: true,
         role: Role::Ours {
-            peer: "axum-tower-sessions",
+            peer: Some("axum-tower-sessions"),
         },
+    },
+    Variant {
+        name: "actix-bare",
+        framework: "actix-web",
+        package: "actix-bare",
+        binary: "actix-bare",
+        args: &[],
+        memcached: false,
+        role: Role::Bare,
+    },
+    Variant {
+        name: "actix-session",
+        framework: "actix-web",
+        package: "actix-session-cookie",
+        binary: "actix-session-cookie",
+        args: &[],
+        memcached: false,
+        role: Role::Peer,
+    },
+    Variant {
+        name: "actix-ours-memory",
+        framework: "actix-web",
+        package: "actix-ours",
+        binary: "actix-ours",
+        args: &["--store", "memory"],
+        memcached: false,
+        role: Role::Ours {
+            peer: Some("actix-session"),
+        },
+    },
+    Variant {
+        name: "actix-ours-memcached",
+        framework: "actix-web",
+        package: "actix-ours",
+        binary: "actix-ours",
+        args: &[],
+        memcached: true,
+        role: Role::Ours {
+            peer: Some("actix-session"),
+        },
+    },
+    Variant {
+        name: "hyper-bare",
+        framework: "hyper",
+        package: "hyper-bare",
+        binary: "hyper-bare",
+        args: &[],
+        memcached: false,
+        role: Role::Bare,
+    },
+    Variant {
+        name: "hyper-ours-memory",
+        framework: "hyper",
+        package: "hyper-ours",
+        binary: "hyper-ours",
+        args: &["--store", "memory"],
+        memcached: false,
+        role: Role::Ours { peer: None },
+    },
+    Variant {
+        name: "hyper-ours-memcached",
+        framework: "hyper",
+        package: "hyper-ours",
+        binary: "hyper-ours",
+        args: &[],
+        memcached: true,
+        role: Role::Ours { peer: None },
     },
 ];
 
@@ -128,4 +196,44 @@ pub fn select(only: &[String]) -> Result<Vec<&'static Variant>, String> {
         .iter()
         .filter(|variant| only.is_empty() || only.iter().any(|name| name == variant.name))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        for (index, variant) in VARIANTS.iter().enumerate() {
+            assert!(
+                VARIANTS[..index]
+                    .iter()
+                    .all(|other| other.name != variant.name),
+                "{} twice",
+                variant.name
+            );
+        }
+    }
+
+    /// The ratio columns need one bare variant per framework, and a peer of
+    /// the same framework for each of ours that names one.
+    #[test]
+    fn every_framework_has_its_floor_and_every_peer_exists() {
+        for variant in VARIANTS {
+            let bare = VARIANTS
+                .iter()
+                .filter(|other| other.framework == variant.framework && other.role == Role::Bare);
+            assert_eq!(bare.count(), 1, "bare variants of {}", variant.framework);
+            if let Role::Ours { peer: Some(peer) } = variant.role {
+                assert!(
+                    VARIANTS.iter().any(|other| other.name == peer
+                        && other.framework == variant.framework
+                        && other.role == Role::Peer),
+                    "{}: no peer variant {peer} on {}",
+                    variant.name,
+                    variant.framework
+                );
+            }
+        }
+    }
 }

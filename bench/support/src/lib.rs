@@ -8,7 +8,8 @@
 //!   [`READY_PREFIX`] followed by its address, on stdout;
 //! - on SIGTERM or SIGINT it stops and exits with status 0 (so that a profile
 //!   taken under valgrind is written out);
-//! - it runs on a tokio current-thread runtime: one worker, one core;
+//! - it runs on a tokio current-thread runtime: one worker, one core (actix-web
+//!   serves from one worker thread of its own, on the same kind of runtime);
 //! - it answers the [`routes`].
 
 #![forbid(unsafe_code)]
@@ -17,9 +18,14 @@ use std::error::Error;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
+#[cfg(feature = "actix")]
+pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod routes;
 
 /// What a server prints, before its address, once it accepts connections.
@@ -36,6 +42,10 @@ pub const SECRET: [u8; 64] = {
     }
     secret
 };
+
+/// How long a server that stops lets the requests in flight finish, for the
+/// variants whose framework asks (axum waits for them without a bound).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The error a server's setup or serving may end with.
 pub type BoxError = Box<dyn Error + Send + Sync>;
@@ -80,6 +90,20 @@ where
     Serve: FnOnce(Options) -> Fut,
     Fut: Future<Output = Result<(), BoxError>>,
 {
+    run_on(program, serve, |runtime, serving| runtime.block_on(serving))
+}
+
+/// [`run`], with `block_on` driving the server on the runtime (a framework
+/// may need its own context around the runtime).
+fn run_on<Serve, Fut>(
+    program: &str,
+    serve: Serve,
+    block_on: impl FnOnce(tokio::runtime::Runtime, Fut) -> Result<(), BoxError>,
+) -> ExitCode
+where
+    Serve: FnOnce(Options) -> Fut,
+    Fut: Future<Output = Result<(), BoxError>>,
+{
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
         Err(error) => {
@@ -98,7 +122,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(options)) {
+    match block_on(runtime, serve(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{program}: {error}");
