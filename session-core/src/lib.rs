@@ -180,77 +180,103 @@
 //! # Writing a store
 //!
 //! A [`Store`] sees whole keys and opaque bytes. Here is a complete one over a
-//! mutex-guarded map, with compare-and-set through a version counter (real
-//! stores should also expire records after their TTL):
+//! mutex-guarded map: TTLs kept to the instant, compare-and-set through a
+//! version counter that never restarts, `create` atomic under the lock. It
+//! passes the conformance suite, which the example runs:
 //!
 //! ```
 //! use std::collections::HashMap;
-//! use std::sync::{Arc, Mutex};
-//! use std::time::Duration;
+//! use std::sync::Mutex;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::time::{Duration, Instant};
 //!
-//! use session_core::{async_trait, KeyRing, Loaded, SaveOutcome, SessionManager, Store, StoreError, Version};
+//! use session_core::{async_trait, Loaded, SaveOutcome, Store, StoreError, Version};
 //!
 //! #[derive(Debug, Default)]
 //! struct MapStore {
-//!     records: Mutex<HashMap<String, (Vec<u8>, u64)>>,
-//!     next_version: std::sync::atomic::AtomicU64,
+//!     /// Bytes, version and expiry by key.
+//!     records: Mutex<HashMap<String, (Vec<u8>, u64, Instant)>>,
+//!     /// Never restarts, so no version comes back for a key, even after a
+//!     /// delete and a create.
+//!     next_version: AtomicU64,
 //! }
 //!
+//! type Records = HashMap<String, (Vec<u8>, u64, Instant)>;
+//!
 //! impl MapStore {
-//!     fn records(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, u64)>>, StoreError> {
+//!     fn records(&self) -> Result<std::sync::MutexGuard<'_, Records>, StoreError> {
 //!         self.records.lock().map_err(|_| StoreError::other("a thread panicked holding the lock"))
 //!     }
 //!
-//!     fn version(&self) -> u64 {
-//!         self.next_version.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+//!     /// The live record at `key`; an expired one is dropped.
+//!     fn live<'a>(records: &'a mut Records, key: &str) -> Option<&'a mut (Vec<u8>, u64, Instant)> {
+//!         if records.get(key).is_some_and(|(_, _, expires)| *expires <= Instant::now()) {
+//!             records.remove(key);
+//!         }
+//!         records.get_mut(key)
+//!     }
+//!
+//!     fn write(&self, records: &mut Records, key: &str, value: &[u8], ttl: Duration) -> Version {
+//!         let version = self.next_version.fetch_add(1, Ordering::Relaxed);
+//!         records.insert(key.to_owned(), (value.to_vec(), version, Instant::now() + ttl));
+//!         Version::from_u64(version)
 //!     }
 //! }
 //!
 //! #[async_trait]
 //! impl Store for MapStore {
 //!     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-//!         Ok(self
-//!             .records()?
-//!             .get(key)
-//!             .map(|(bytes, version)| Loaded::new(bytes.clone(), Version::from_u64(*version))))
+//!         let mut records = self.records()?;
+//!         Ok(Self::live(&mut records, key)
+//!             .map(|(bytes, version, _)| Loaded::new(bytes.clone(), Version::from_u64(*version))))
 //!     }
 //!
-//!     async fn create(&self, key: &str, value: &[u8], _ttl: Duration) -> Result<Option<Version>, StoreError> {
+//!     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
 //!         let mut records = self.records()?;
-//!         if records.contains_key(key) {
+//!         Ok(Self::live(&mut records, key).map(|(bytes, version, expires)| {
+//!             *expires = Instant::now() + ttl;
+//!             Loaded::new(bytes.clone(), Version::from_u64(*version))
+//!         }))
+//!     }
+//!
+//!     async fn create(&self, key: &str, value: &[u8], ttl: Duration) -> Result<Option<Version>, StoreError> {
+//!         let mut records = self.records()?;
+//!         if Self::live(&mut records, key).is_some() {
 //!             return Ok(None);
 //!         }
-//!         let version = self.version();
-//!         records.insert(key.to_owned(), (value.to_vec(), version));
-//!         Ok(Some(Version::from_u64(version)))
+//!         Ok(Some(self.write(&mut records, key, value, ttl)))
 //!     }
 //!
 //!     async fn save(
 //!         &self,
 //!         key: &str,
 //!         value: &[u8],
-//!         _ttl: Duration,
+//!         ttl: Duration,
 //!         expected: Option<Version>,
 //!     ) -> Result<SaveOutcome, StoreError> {
 //!         let mut records = self.records()?;
-//!         match (expected, records.get(key)) {
-//!             (Some(_), None) => return Ok(SaveOutcome::Gone),
-//!             (Some(expected), Some((_, current))) if Version::from_u64(*current) != expected => {
-//!                 return Ok(SaveOutcome::Conflict);
+//!         if let Some(expected) = expected {
+//!             match Self::live(&mut records, key) {
+//!                 None => return Ok(SaveOutcome::Gone),
+//!                 Some((_, current, _)) if Version::from_u64(*current) != expected => {
+//!                     return Ok(SaveOutcome::Conflict);
+//!                 }
+//!                 Some(_) => {}
 //!             }
-//!             _ => {}
 //!         }
-//!         let version = self.version();
-//!         records.insert(key.to_owned(), (value.to_vec(), version));
-//!         Ok(SaveOutcome::saved(Version::from_u64(version)))
+//!         Ok(SaveOutcome::saved(self.write(&mut records, key, value, ttl)))
 //!     }
 //!
-//!     async fn touch(&self, key: &str, _ttl: Duration) -> Result<bool, StoreError> {
-//!         Ok(self.records()?.contains_key(key))
+//!     async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+//!         let mut records = self.records()?;
+//!         Ok(Self::live(&mut records, key)
+//!             .map(|(_, _, expires)| *expires = Instant::now() + ttl)
+//!             .is_some())
 //!     }
 //!
 //!     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-//!         Ok(self.records()?.remove(key).is_some())
+//!         let mut records = self.records()?;
+//!         Ok(Self::live(&mut records, key).is_some() && records.remove(key).is_some())
 //!     }
 //!
 //!     fn supports_compare_and_set(&self) -> bool {
@@ -258,20 +284,19 @@
 //!     }
 //! }
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let manager = SessionManager::builder(MapStore::default(), KeyRing::generate()).build()?;
-//! let session = manager.get(None);
-//! session.insert("user", "alice").await?;
-//! let cookie = manager.set(&session).await?.expect("new session");
-//! let again = manager.get(Some(cookie.value()));
-//! assert_eq!(again.get::<String>("user").await?.as_deref(), Some("alice"));
-//! # Ok(())
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! // With the `test-suite` feature (in your dev-dependencies):
+//! # #[cfg(feature = "test-suite")]
+//! # {
+//! let options = session_core::conformance::Options::new().max_ttl_lateness(Duration::from_millis(50));
+//! session_core::conformance::run_with(&options, || async { MapStore::default() }).await;
+//! # }
 //! # }
 //! ```
 //!
-//! Check it against the contract with the `test-suite` feature and
-//! `conformance::run` (the module exists with the feature on).
+//! See [`Store`] for the contract, and the `conformance` module (feature
+//! `test-suite`) for the suite.
 //!
 //! # Features
 //!

@@ -17,7 +17,7 @@ use example_support::html;
 use example_support::rules;
 use session_core::SessionManager;
 
-/// The largest login or logout form read; its fields are far smaller.
+/// The largest login, logout or revocation form read; its fields are far smaller.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// The app: every route, behind the session middleware. Built once per
@@ -38,6 +38,8 @@ pub(crate) fn app(
         .service(web::resource("/").get(home))
         .service(web::resource("/login").get(login_page).post(login))
         .service(web::resource("/logout").post(logout))
+        .service(web::resource("/sessions").get(sessions))
+        .service(web::resource("/sessions/revoke").post(revoke_session))
         .service(web::resource("/visits").get(visits))
         .service(web::resource("/prefs").get(prefs))
         // An empty NAME is a bad NAME (400), not an unknown path.
@@ -87,6 +89,22 @@ async fn logout(
     Ok(respond(actions::logout(&session, &form).await?))
 }
 
+async fn sessions(session: Session) -> Result<HttpResponse, SessionError> {
+    Ok(respond(actions::sessions(&session).await?))
+}
+
+async fn revoke_session(
+    session: Session,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, SessionError> {
+    let form = match read_form(&request, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    Ok(respond(actions::revoke(&session, &form).await?))
+}
+
 async fn visits(session: Session) -> Result<String, SessionError> {
     Ok(actions::visits(&session).await?.to_string())
 }
@@ -123,9 +141,6 @@ async fn read_form(request: &HttpRequest, body: web::Payload) -> Result<Form, Ht
     Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
 }
 
-/// Whether the form's `_xsrf` is the session's token. The session is loaded
-/// even when the field is missing, so a store outage is a 503 on every route
-/// that needs the session, whatever the form holds.
 /// An HTML page, which no other site may frame (so its logout button cannot
 /// be clickjacked).
 fn html_page(body: String) -> HttpResponse {
@@ -152,5 +167,9 @@ fn respond(answer: Answer) -> HttpResponse {
         Answer::Forbidden => HttpResponse::Forbidden()
             .content_type(ContentType::plaintext())
             .body("missing or wrong _xsrf token\n"),
+        Answer::NotFound(message) => HttpResponse::NotFound()
+            .content_type(ContentType::plaintext())
+            .body(format!("{message}\n")),
+        Answer::Json(value) => HttpResponse::Ok().json(value),
     }
 }

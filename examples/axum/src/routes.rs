@@ -17,7 +17,7 @@ use example_support::html;
 use example_support::rules;
 use session_core::SessionManager;
 
-/// The largest login or logout form read; its fields are far smaller.
+/// The largest login, logout or revocation form read; its fields are far smaller.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// The app: every route, behind the session layer.
@@ -26,6 +26,8 @@ pub(crate) fn app(manager: SessionManager) -> Router {
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/sessions", get(sessions))
+        .route("/sessions/revoke", post(revoke_session))
         .route("/visits", get(visits))
         .route("/prefs", get(prefs))
         // An empty NAME is a bad NAME (400), not an unknown path.
@@ -70,6 +72,22 @@ async fn logout(
         Err(rejection) => return Ok(rejection),
     };
     Ok(respond(actions::logout(&session, &form).await?))
+}
+
+async fn sessions(session: Session) -> Result<Response, SessionError> {
+    Ok(respond(actions::sessions(&session).await?))
+}
+
+async fn revoke_session(
+    session: Session,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, SessionError> {
+    let form = match read_form(&headers, body).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    Ok(respond(actions::revoke(&session, &form).await?))
 }
 
 async fn visits(session: Session) -> Result<String, SessionError> {
@@ -124,5 +142,9 @@ fn respond(answer: Answer) -> Response {
         Answer::Forbidden => {
             (StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n").into_response()
         }
+        Answer::NotFound(message) => {
+            (StatusCode::NOT_FOUND, format!("{message}\n")).into_response()
+        }
+        Answer::Json(value) => Json(value).into_response(),
     }
 }

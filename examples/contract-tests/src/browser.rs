@@ -22,6 +22,8 @@ pub const SECURE_COOKIE_NAME: &str = session_core::HOST_COOKIE_NAME;
 
 /// Where `GET /` sends a visitor who is not logged in.
 pub const LOGIN_REDIRECT: &str = "/login?next=%2F";
+/// Where `GET /sessions` sends a visitor who is not logged in.
+pub const SESSIONS_LOGIN_REDIRECT: &str = "/login?next=%2Fsessions";
 
 /// No single request may take longer: a hung app fails the test instead of hanging the suite.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,6 +135,17 @@ impl Reply {
             self.request
         );
     }
+}
+
+/// One entry of `GET /sessions`: a live session of the logged-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSession {
+    /// The opaque handle that names it in `POST /sessions/revoke`.
+    pub id: String,
+    /// When it was first created, in Unix seconds.
+    pub created: u64,
+    /// Whether it is the session of the request that listed it.
+    pub current: bool,
 }
 
 /// One user agent with at most one session cookie.
@@ -424,6 +437,114 @@ impl Browser {
             greeting, None,
             "{why}: expected a redirect to the login, but was greeted"
         );
+    }
+
+    /// `POST /logout` with this session's `_xsrf` token, and `everywhere=1` when `everywhere`;
+    /// panics unless it answers 303 to `/login` and expires the cookie (`Max-Age=0`).
+    pub async fn logout(&mut self, app: &App, everywhere: bool) -> Reply {
+        let token = self.xsrf(app).await;
+        let mut fields = vec![("_xsrf", token.as_str())];
+        if everywhere {
+            fields.push(("everywhere", "1"));
+        }
+        let reply = self.post_form(app, "/logout", &fields).await;
+        let what = if everywhere {
+            "POST /logout with everywhere=1"
+        } else {
+            "POST /logout"
+        };
+        reply.assert_redirect("/login", what);
+        let expiry = reply.session_cookie();
+        assert!(
+            expiry
+                .as_ref()
+                .is_some_and(|cookie| cookie.max_age() == Some(0)),
+            "{what} must expire the session cookie with Max-Age=0, got {expiry:?}"
+        );
+        reply
+    }
+
+    /// `GET /sessions` when logged in: the listed sessions, after checking what the contract
+    /// fixes about every such answer: 200 `application/json` with `Cache-Control: no-store`,
+    /// `{"sessions": [{"id", "created", "current"}, ...]}`, newest first, exactly one current,
+    /// no handle twice.
+    pub async fn sessions(&mut self, app: &App) -> Vec<ListedSession> {
+        let reply = self.get(app, "/sessions").await;
+        reply.assert_status(200, "GET /sessions when logged in");
+        assert_eq!(
+            reply.media_type(),
+            "application/json",
+            "GET /sessions is JSON"
+        );
+        let cache_control = reply
+            .headers
+            .get_all(CACHE_CONTROL)
+            .iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(
+            cache_control.split(',').any(|d| d.trim() == "no-store"),
+            "GET /sessions is a personal page: Cache-Control: no-store, got {cache_control:?}"
+        );
+        let text = reply.text();
+        let body: Value = serde_json::from_slice(&reply.body)
+            .unwrap_or_else(|error| panic!("GET /sessions is not JSON ({error}): {text:?}"));
+        let entries = body
+            .get("sessions")
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("GET /sessions has no array `sessions`: {text}"));
+        let listed: Vec<ListedSession> = entries
+            .iter()
+            .map(|entry| ListedSession {
+                id: entry
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or_else(|| {
+                        panic!("GET /sessions: an entry without a string `id`: {text}")
+                    })
+                    .to_owned(),
+                created: entry
+                    .get("created")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_else(|| {
+                        panic!("GET /sessions: an entry without Unix seconds `created`: {text}")
+                    }),
+                current: entry
+                    .get("current")
+                    .and_then(Value::as_bool)
+                    .unwrap_or_else(|| {
+                        panic!("GET /sessions: an entry without a boolean `current`: {text}")
+                    }),
+            })
+            .collect();
+        assert_eq!(
+            listed.iter().filter(|session| session.current).count(),
+            1,
+            "GET /sessions must mark exactly one session `\"current\": true`: {text}"
+        );
+        assert!(
+            listed
+                .windows(2)
+                .all(|pair| pair[0].created >= pair[1].created),
+            "GET /sessions must list the newest first: {text}"
+        );
+        for (at, session) in listed.iter().enumerate() {
+            assert!(
+                listed[..at].iter().all(|earlier| earlier.id != session.id),
+                "GET /sessions lists the handle {:?} twice: {text}",
+                session.id
+            );
+        }
+        listed
+    }
+
+    /// `POST /sessions/revoke` with this session's `_xsrf` token and `id`.
+    pub async fn revoke(&mut self, app: &App, id: &str) -> Reply {
+        let token = self.xsrf(app).await;
+        self.post_form(app, "/sessions/revoke", &[("_xsrf", &token), ("id", id)])
+            .await
     }
 
     /// `GET /visits`: the new count.

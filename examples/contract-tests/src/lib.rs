@@ -32,7 +32,7 @@ pub mod scenarios;
 pub mod set_cookie;
 
 pub use app::{App, Launch, TEST_SECRET};
-pub use browser::{Browser, Reply};
+pub use browser::{Browser, ListedSession, Reply};
 pub use env::{Backend, Env, run, sleep_ms, sleep_until};
 
 /// Expands to the whole contract suite against the binary at `$bin` (an expression of type
@@ -54,6 +54,14 @@ macro_rules! contract_suite {
                 login_rejects_non_form_body,
                 logout_rejects_bad_xsrf,
                 logout_destroys_session,
+                logout_everywhere_ends_every_session,
+                sessions_list_every_login_of_the_user,
+                sessions_require_login,
+                sessions_list_no_expired_session,
+                revoke_ends_the_named_session,
+                revoke_others_keeps_the_current_one,
+                revoke_own_session_logs_out,
+                revoke_refuses_foreign_garbage_and_bad_xsrf,
                 visits_count_from_one,
                 prefs_round_trip,
                 prefs_empty_without_session,
@@ -80,12 +88,15 @@ macro_rules! contract_suite {
                 store_keys_reveal_no_cookie,
                 store_values_hide_plaintext,
                 undecodable_record_is_empty_session,
+                undecodable_user_index_is_no_5xx,
+                store_holds_no_user_name,
                 altered_or_copied_record_is_empty_session,
                 outage_answers_503_and_recovers,
                 slow_memcached_answers_within_budget,
                 silent_memcached_answers_within_budget,
                 full_memcached_answers_503,
                 instances_share_sessions,
+                sessions_are_shared_across_instances,
                 visits_across_instances_are_exact,
                 prefs_puts_across_instances_all_persist,
                 servers_share_load_and_survive_removal,

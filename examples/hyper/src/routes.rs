@@ -34,7 +34,7 @@ pub(crate) type Body = Full<Bytes>;
 
 type Handled = Result<Response<Body>, Error>;
 
-/// The largest login or logout form read; its fields are far smaller.
+/// The largest login, logout or revocation form read; its fields are far smaller.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// How long a request body may take to arrive once its head has: a client
@@ -47,6 +47,8 @@ enum Route<'a> {
     Home,
     Login,
     Logout,
+    Sessions,
+    RevokeSession,
     Visits,
     Prefs,
     /// `/prefs/NAME`, with NAME as it is in the path (still percent-encoded).
@@ -59,6 +61,8 @@ impl<'a> Route<'a> {
             "/" => Route::Home,
             "/login" => Route::Login,
             "/logout" => Route::Logout,
+            "/sessions" => Route::Sessions,
+            "/sessions/revoke" => Route::RevokeSession,
             "/visits" => Route::Visits,
             "/prefs" => Route::Prefs,
             // An empty NAME is a bad NAME (400), not an unknown path.
@@ -72,9 +76,9 @@ impl<'a> Route<'a> {
     /// The methods it answers, for a 405's `Allow`.
     fn allow(self) -> &'static str {
         match self {
-            Route::Home | Route::Visits | Route::Prefs => "GET,HEAD",
+            Route::Home | Route::Sessions | Route::Visits | Route::Prefs => "GET,HEAD",
             Route::Login => "GET,HEAD,POST",
-            Route::Logout => "POST",
+            Route::Logout | Route::RevokeSession => "POST",
             Route::Pref(_) => "PUT",
         }
     }
@@ -102,6 +106,8 @@ pub(crate) async fn handle(request: Request<Incoming>) -> Result<Response<Body>,
         (Route::Login, _) if get => login_page(&request, &session).await,
         (Route::Login, Method::POST) => login(request, &session).await,
         (Route::Logout, Method::POST) => logout(request, &session).await,
+        (Route::Sessions, _) if get => sessions(&session).await,
+        (Route::RevokeSession, Method::POST) => revoke_session(request, &session).await,
         (Route::Visits, _) if get => visits(&session).await,
         (Route::Prefs, _) if get => prefs(&session).await,
         (Route::Pref(name), Method::PUT) => put_pref(request, &session, name).await,
@@ -151,6 +157,18 @@ async fn logout(request: Request<Incoming>, session: &Session) -> Handled {
     Ok(respond(actions::logout(session, &form).await?))
 }
 
+async fn sessions(session: &Session) -> Handled {
+    Ok(respond(actions::sessions(session).await?))
+}
+
+async fn revoke_session(request: Request<Incoming>, session: &Session) -> Handled {
+    let form = match read_form(request).await {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection),
+    };
+    Ok(respond(actions::revoke(session, &form).await?))
+}
+
 async fn visits(session: &Session) -> Handled {
     let visits = actions::visits(session).await?;
     Ok(text(StatusCode::OK, &visits.to_string()))
@@ -158,11 +176,7 @@ async fn visits(session: &Session) -> Handled {
 
 async fn prefs(session: &Session) -> Handled {
     let prefs = session.with_data(|data| rules::prefs(data)).await??;
-    let json = serde_json::Value::Object(prefs).to_string();
-    Ok(with_type(
-        Response::new(Full::from(json)),
-        "application/json",
-    ))
+    Ok(json(&serde_json::Value::Object(prefs)))
 }
 
 async fn put_pref(request: Request<Incoming>, session: &Session, name: &str) -> Handled {
@@ -224,6 +238,12 @@ fn with_type(mut response: Response<Body>, content_type: &'static str) -> Respon
     response
 }
 
+/// 200 `application/json`.
+fn json(value: &serde_json::Value) -> Response<Body> {
+    let body = Full::from(value.to_string());
+    with_type(Response::new(body), "application/json")
+}
+
 fn text(status: StatusCode, text: &str) -> Response<Body> {
     let mut response = Response::new(Full::from(text.to_owned()));
     *response.status_mut() = status;
@@ -261,6 +281,8 @@ fn respond(answer: Answer) -> Response<Body> {
         }
         Answer::BadRequest(message) => bad_request(message),
         Answer::Forbidden => text(StatusCode::FORBIDDEN, "missing or wrong _xsrf token\n"),
+        Answer::NotFound(message) => text(StatusCode::NOT_FOUND, &format!("{message}\n")),
+        Answer::Json(value) => json(&value),
     }
 }
 
@@ -271,6 +293,11 @@ mod tests {
     #[test]
     fn routes_by_path() {
         assert!(matches!(Route::of("/"), Some(Route::Home)));
+        assert!(matches!(Route::of("/sessions"), Some(Route::Sessions)));
+        assert!(matches!(
+            Route::of("/sessions/revoke"),
+            Some(Route::RevokeSession)
+        ));
         assert!(matches!(Route::of("/prefs/"), Some(Route::Pref(""))));
         assert!(matches!(
             Route::of("/prefs/theme"),
@@ -282,6 +309,8 @@ mod tests {
             "/login/extra",
             "/visits/1",
             "/prefs/a/b",
+            "/sessions/",
+            "/sessions/revoke/x",
             "",
         ] {
             assert!(Route::of(unknown).is_none(), "{unknown:?}");

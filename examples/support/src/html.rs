@@ -50,23 +50,30 @@ pub fn login_page(xsrf: &str, next: Option<&str>) -> String {
     )
 }
 
-/// The greeting for a signed-in user, with a logout button.
+/// The greeting for a signed-in user, with a link to their sessions and two
+/// logout buttons: this session, or every session of theirs.
 pub fn hello_page(name: &str, xsrf: &str) -> String {
+    let xsrf = escape(xsrf);
     format!(
         "<!DOCTYPE html>
 <html>
 <head><meta charset=\"utf-8\"><title>Hello</title></head>
 <body>
   <p>Hello, {}</p>
+  <p><a href=\"/sessions\">Your sessions</a></p>
   <form method=\"post\" action=\"/logout\">
-    <input type=\"hidden\" name=\"_xsrf\" value=\"{}\">
+    <input type=\"hidden\" name=\"_xsrf\" value=\"{xsrf}\">
     <button type=\"submit\">Log out</button>
+  </form>
+  <form method=\"post\" action=\"/logout\">
+    <input type=\"hidden\" name=\"_xsrf\" value=\"{xsrf}\">
+    <input type=\"hidden\" name=\"everywhere\" value=\"1\">
+    <button type=\"submit\">Log out everywhere</button>
   </form>
 </body>
 </html>
 ",
         escape(name),
-        escape(xsrf)
     )
 }
 
@@ -95,6 +102,15 @@ mod tests {
             assert!(login.contains(needle), "{needle}");
         }
         assert!(!login_page("t", None).contains("name=\"next\""));
-        assert!(hello_page("<b>Al</b>", "t").contains("Hello, &lt;b&gt;Al&lt;/b&gt;"));
+        let hello = hello_page("<b>Al</b>", "t\"k");
+        for needle in [
+            "Hello, &lt;b&gt;Al&lt;/b&gt;",
+            "action=\"/logout\"",
+            "name=\"_xsrf\" value=\"t&quot;k\"",
+            "name=\"everywhere\" value=\"1\"",
+            "href=\"/sessions\"",
+        ] {
+            assert!(hello.contains(needle), "{needle}");
+        }
     }
 }

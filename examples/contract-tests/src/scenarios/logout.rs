@@ -1,7 +1,7 @@
 //! `POST /logout`.
 
-use super::stored_items;
-use crate::{Browser, Env};
+use super::session_record_key;
+use crate::{Browser, Env, inspect};
 
 /// A bad `_xsrf` on `POST /logout`: 403, and the user stays logged in.
 pub async fn logout_rejects_bad_xsrf(env: Env) {
@@ -36,9 +36,12 @@ pub async fn logout_destroys_session(env: Env) {
     user.login(&app, "alice").await;
     let put = user.put(&app, "/prefs/theme", "dark").await;
     put.assert_status(204, "PUT /prefs/theme");
+    let record_key = match env.memcached() {
+        Some(server) => Some(session_record_key(server.addr(), &app, &mut user).await),
+        None => None,
+    };
     let cookie = user.cookie().expect("logged in").to_owned();
     let token = user.xsrf(&app).await;
-    let items = stored_items(&env);
 
     let reply = user.post_form(&app, "/logout", &[("_xsrf", &token)]).await;
     reply.assert_redirect("/login", "POST /logout");
@@ -52,14 +55,10 @@ pub async fn logout_destroys_session(env: Env) {
         expiry.raw
     );
     assert_eq!(user.cookie(), None);
-    if let Some(before) = items {
-        assert!(
-            before >= 1,
-            "the logged-in session must be stored in memcached"
-        );
+    if let (Some(server), Some(key)) = (env.memcached(), record_key) {
         assert_eq!(
-            stored_items(&env),
-            Some(before - 1),
+            inspect::get(server.addr(), &key),
+            None,
             "POST /logout must delete the session's record from memcached"
         );
     }

@@ -16,6 +16,7 @@ mod pages;
 mod prefs;
 mod process;
 mod records;
+mod sessions;
 mod slow_clients;
 
 pub use cluster::{
@@ -57,11 +58,22 @@ pub use process::{
 pub use records::{
     altered_or_copied_record_is_empty_session, store_keys_reveal_no_cookie,
     store_values_hide_plaintext, undecodable_record_is_empty_session,
+    undecodable_user_index_is_no_5xx,
+};
+pub use sessions::{
+    logout_everywhere_ends_every_session, revoke_ends_the_named_session,
+    revoke_others_keeps_the_current_one, revoke_own_session_logs_out,
+    revoke_refuses_foreign_garbage_and_bad_xsrf, sessions_are_shared_across_instances,
+    sessions_list_every_login_of_the_user, sessions_list_no_expired_session,
+    sessions_require_login, store_holds_no_user_name,
 };
 pub use slow_clients::slow_and_idle_connections_are_closed;
 
-use crate::Env;
-use crate::inspect;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::inspect::{self, Record};
+use crate::{App, Browser, Env};
 
 /// A snapshot of memcached's write counters, when the scenario runs on memcached: taken before a
 /// request that must not write, and compared after it.
@@ -89,4 +101,21 @@ impl Writes {
 fn stored_items(env: &Env) -> Option<u64> {
     env.memcached()
         .map(|server| server.stats().get("curr_items").copied().unwrap_or(0))
+}
+
+/// The memcached key of `user`'s session record, found as anyone reading memcached could: the one
+/// item whose value a write to the session (`GET /visits`) changes. A login also stores the
+/// user's index of sessions, which such a write leaves alone.
+async fn session_record_key(addr: SocketAddr, app: &App, user: &mut Browser) -> String {
+    let before: HashMap<String, Record> = inspect::dump(addr).into_iter().collect();
+    user.visits(app).await;
+    let changed: Vec<String> = inspect::dump(addr)
+        .into_iter()
+        .filter(|(key, record)| before.get(key) != Some(record))
+        .map(|(key, _)| key)
+        .collect();
+    let [key] = changed.as_slice() else {
+        panic!("GET /visits must change exactly one memcached item, its session's: {changed:?}");
+    };
+    key.clone()
 }

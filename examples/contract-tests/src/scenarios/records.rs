@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+use super::session_record_key;
 use crate::inspect::{self, Record};
 use crate::{App, Browser, Env};
 
@@ -103,12 +104,11 @@ pub async fn undecodable_record_is_empty_session(env: Env) {
         ("binary junk", |_| vec![0xff; 64]),
     ];
     for (what, corrupt) in corruptions {
-        let (mut user, keys) = stored_user(&app, addr, "alice").await;
-        for key in &keys {
-            let record = inspect::get(addr, key).expect("the record was just listed");
-            let value = corrupt(&record.value);
-            inspect::set(addr, key, &Record { value, ..record });
-        }
+        let (mut user, stored) = stored_user(&app, addr, "alice").await;
+        let key = &stored.session;
+        let record = inspect::get(addr, key).expect("the record was just listed");
+        let value = corrupt(&record.value);
+        inspect::set(addr, key, &Record { value, ..record });
         let seen = app.warnings().len();
         let reply = user.get(&app, "/").await;
         assert!(
@@ -136,16 +136,12 @@ pub async fn undecodable_record_is_empty_session(env: Env) {
 pub async fn altered_or_copied_record_is_empty_session(env: Env) {
     let app = env.launch().start();
     let addr = env.memcached_required().addr();
-    let (mut alice, alice_keys) = stored_user(&app, addr, "alice").await;
-    let (mut bob, bob_keys) = stored_user(&app, addr, "bob").await;
-    let [alice_key] = alice_keys.as_slice() else {
-        panic!("expected alice's session to be one memcached item, found {alice_keys:?}");
-    };
+    let (mut alice, alice_stored) = stored_user(&app, addr, "alice").await;
+    let (mut bob, bob_stored) = stored_user(&app, addr, "bob").await;
+    let alice_key = &alice_stored.session;
     let alice_record = inspect::get(addr, alice_key).expect("alice's record");
 
-    for key in &bob_keys {
-        inspect::set(addr, key, &alice_record);
-    }
+    inspect::set(addr, &bob_stored.session, &alice_record);
     let seen = app.warnings().len();
     let greeting = bob.greeting(&app).await;
     assert_eq!(
@@ -181,12 +177,72 @@ pub async fn altered_or_copied_record_is_empty_session(env: Env) {
     );
 }
 
+/// The user's index of sessions, when it holds data that cannot be decoded, counts as no index
+/// (the spec: stored data that cannot be decoded is never a 5xx, and the index is stored data):
+/// the user's pages and a new login of that user answer no 5xx, and the new login is listed by
+/// `GET /sessions`.
+pub async fn undecodable_user_index_is_no_5xx(env: Env) {
+    let app = env.launch().start();
+    let addr = env.memcached_required().addr();
+    let (mut alice, stored) = stored_user(&app, addr, "alice").await;
+    assert!(
+        !stored.others.is_empty(),
+        "a login must store the user's index of sessions beside the session's record"
+    );
+    for key in &stored.others {
+        let record = inspect::get(addr, key).expect("the item was just listed");
+        let value = b"this is not an index of sessions".to_vec();
+        inspect::set(addr, key, &Record { value, ..record });
+    }
+    for path in ["/", "/sessions"] {
+        let reply = alice.get(&app, path).await;
+        assert!(
+            reply.status < 500,
+            "GET {path} with the user's index of sessions replaced by garbage must not be a \
+             5xx, got {}: {:?}",
+            reply.status,
+            reply.text()
+        );
+    }
+    let mut again = Browser::new();
+    let token = again.xsrf(&app).await;
+    let reply = again
+        .post_form(&app, "/login", &[("name", "alice"), ("_xsrf", &token)])
+        .await;
+    reply.assert_redirect(
+        "/",
+        "logging in as alice after her index of sessions was replaced by garbage",
+    );
+    let listed = again.sessions(&app).await;
+    assert!(
+        !listed.is_empty(),
+        "GET /sessions after logging in again must list the new session"
+    );
+    let token = again.xsrf(&app).await;
+    let reply = again
+        .post_form(&app, "/logout", &[("_xsrf", &token), ("everywhere", "1")])
+        .await;
+    reply.assert_redirect(
+        "/login",
+        "POST /logout with everywhere=1 after the index of sessions was replaced by garbage",
+    );
+}
+
 /// Turns a real record's bytes into a corrupted one.
 type Corruption = fn(&[u8]) -> Vec<u8>;
 
+/// What memcached holds for a logged-in user's session.
+struct Stored {
+    /// The session's record.
+    session: String,
+    /// The other items that appeared when the user logged in: their index of sessions, when this
+    /// login was the user's first.
+    others: Vec<String>,
+}
+
 /// Logs a new user in with a preference and two visits; returns the browser and the memcached
 /// keys that appeared for the session.
-async fn stored_user(app: &App, addr: SocketAddr, name: &str) -> (Browser, Vec<String>) {
+async fn stored_user(app: &App, addr: SocketAddr, name: &str) -> (Browser, Stored) {
     let before: HashSet<String> = inspect::keys(addr).into_iter().collect();
     let mut user = Browser::new();
     user.login(app, name).await;
@@ -194,16 +250,16 @@ async fn stored_user(app: &App, addr: SocketAddr, name: &str) -> (Browser, Vec<S
         .await
         .assert_status(204, "PUT /prefs/owner");
     assert_eq!(user.visits(app).await, 1);
-    assert_eq!(user.visits(app).await, 2);
-    let keys: Vec<String> = inspect::keys(addr)
+    let session = session_record_key(addr, app, &mut user).await;
+    let others: Vec<String> = inspect::keys(addr)
         .into_iter()
-        .filter(|key| !before.contains(key))
+        .filter(|key| !before.contains(key) && *key != session)
         .collect();
     assert!(
-        !keys.is_empty(),
-        "{name}'s session must be stored in memcached"
+        !before.contains(&session),
+        "{name}'s new session must be stored under a new memcached key"
     );
-    (user, keys)
+    (user, Stored { session, others })
 }
 
 /// Every 16-character piece of a cookie value (and the whole value).
