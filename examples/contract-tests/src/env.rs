@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use test_memcached::MemcachedServer;
+use test_redis::RedisServer;
 
 use crate::app::Launch;
 
@@ -14,6 +15,8 @@ pub enum Backend {
     Memory,
     /// `--store memcached://...` on a memcached started for this test alone.
     Memcached,
+    /// `--store redis://...` on a redis-server started for this test alone.
+    Redis,
 }
 
 /// The scenario's surroundings: how to start the app, and the memcached it uses, if any.
@@ -21,15 +24,17 @@ pub enum Backend {
 pub struct Env {
     bin: &'static str,
     memcached: Option<MemcachedServer>,
+    redis: Option<RedisServer>,
 }
 
 impl Env {
     /// A launch of the app on this scenario's store, with the test secret.
     pub fn launch(&self) -> Launch {
         let launch = Launch::new(self.bin);
-        match &self.memcached {
-            Some(server) => launch.store(server.spec()),
-            None => launch.store("memory"),
+        match (&self.memcached, &self.redis) {
+            (Some(server), _) => launch.store(server.spec()),
+            (None, Some(server)) => launch.store(server.spec()),
+            (None, None) => launch.store("memory"),
         }
     }
 
@@ -60,18 +65,22 @@ impl Env {
 
 /// Runs one scenario on a fresh current-thread Tokio runtime: what each generated test calls.
 ///
-/// On [`Backend::Memcached`] it starts a memcached first; when none is installed the test returns
-/// early after the loud warning `test-memcached` prints (or fails under
-/// `SESSION_REQUIRE_MEMCACHED=1`).
+/// On [`Backend::Memcached`] it starts a memcached first, on [`Backend::Redis`] a redis-server;
+/// when none is installed the test returns early after the loud warning the test-server crate
+/// prints (or fails under `SESSION_REQUIRE_MEMCACHED=1` or `SESSION_REQUIRE_REDIS=1`).
 pub fn run<F, Fut>(bin: &'static str, backend: Backend, scenario: F)
 where
     F: FnOnce(Env) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let memcached = match backend {
-        Backend::Memory => None,
+    let (memcached, redis) = match backend {
+        Backend::Memory => (None, None),
         Backend::Memcached => match MemcachedServer::start() {
-            Some(server) => Some(server),
+            Some(server) => (Some(server), None),
+            None => return,
+        },
+        Backend::Redis => match RedisServer::start() {
+            Some(server) => (None, Some(server)),
             None => return,
         },
     };
@@ -79,7 +88,11 @@ where
         .enable_all()
         .build()
         .expect("cannot build a Tokio runtime");
-    runtime.block_on(scenario(Env { bin, memcached }));
+    runtime.block_on(scenario(Env {
+        bin,
+        memcached,
+        redis,
+    }));
 }
 
 /// Sleeps, for the scenarios about time: the only reason a scenario waits.

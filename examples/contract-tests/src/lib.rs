@@ -9,10 +9,12 @@
 //! contract_tests::contract_suite!(env!("CARGO_BIN_EXE_example-axum"));
 //! ```
 //!
-//! That expands to one `#[test]` per scenario and store, in three modules: `memory::NAME` (the
+//! That expands to one `#[test]` per scenario and store, in four modules: `memory::NAME` (the
 //! app with `--store memory`), `memcached::NAME` (with a real memcached started for that test
 //! alone; skipped with a loud warning when memcached is not installed, unless
-//! `SESSION_REQUIRE_MEMCACHED=1`) and `process::NAME` (startup and command-line behaviour, which
+//! `SESSION_REQUIRE_MEMCACHED=1`), `redis::NAME` (the same on a real redis-server, with
+//! `SESSION_REQUIRE_REDIS=1`: every scenario that is not about memcached itself, and the
+//! several-instances ones) and `process::NAME` (startup and command-line behaviour, which
 //! needs no store). Every test starts its own app processes on free ports, so tests run in
 //! parallel and a failure names its scenario.
 //!
@@ -95,12 +97,14 @@ macro_rules! contract_suite {
                 slow_memcached_answers_within_budget,
                 silent_memcached_answers_within_budget,
                 full_memcached_answers_503,
+                servers_share_load_and_survive_removal,
+                key_rotation_keeps_sessions,
+            ];
+            shared: [
                 instances_share_sessions,
                 sessions_are_shared_across_instances,
                 visits_across_instances_are_exact,
                 prefs_puts_across_instances_all_persist,
-                servers_share_load_and_survive_removal,
-                key_rotation_keeps_sessions,
             ];
             process: [
                 starts_with_defaults,
@@ -122,6 +126,7 @@ macro_rules! __suite {
         bin: $bin:expr;
         both: [$($both:ident),* $(,)?];
         memcached: [$($memcached:ident),* $(,)?];
+        shared: [$($shared:ident),* $(,)?];
         process: [$($process:ident),* $(,)?];
     ) => {
         mod memory {
@@ -144,6 +149,27 @@ macro_rules! __suite {
                 #[test]
                 fn $memcached() {
                     $crate::run($bin, $crate::Backend::Memcached, $crate::scenarios::$memcached);
+                }
+            )*
+            $(
+                #[test]
+                fn $shared() {
+                    $crate::run($bin, $crate::Backend::Memcached, $crate::scenarios::$shared);
+                }
+            )*
+        }
+
+        mod redis {
+            $(
+                #[test]
+                fn $both() {
+                    $crate::run($bin, $crate::Backend::Redis, $crate::scenarios::$both);
+                }
+            )*
+            $(
+                #[test]
+                fn $shared() {
+                    $crate::run($bin, $crate::Backend::Redis, $crate::scenarios::$shared);
                 }
             )*
         }

@@ -9,7 +9,8 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 Options:
   --listen ADDR             address to serve on (default 127.0.0.1:8080)
-  --store SPEC              memory, or memcached://HOST:PORT[,HOST:PORT...] (default memory)
+  --store SPEC              memory, memcached://HOST:PORT[,HOST:PORT...], redis://HOST:PORT
+                            or redis+cluster://HOST:PORT[,...] (default memory)
   --idle-timeout SECS       a session unused this long expires (default 1800)
   --absolute-timeout SECS   a session expires this long after creation (default 86400)
   --secure-cookies          add Secure to the session cookie
@@ -22,7 +23,7 @@ Environment:
 pub struct Options {
     /// `--listen`.
     pub listen: SocketAddr,
-    /// `--store`, as given: `memory` or a `memcached://` spec, checked when
+    /// `--store`, as given: `memory`, a `memcached://` or a `redis://` spec, checked when
     /// the store is built.
     pub store: String,
     /// `--idle-timeout`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use session_core::{KeyRing, MemoryStore, SessionManager, Store};
 use session_memcached::MemcachedStore;
+use session_redis::RedisStore;
 
 use crate::options::{Command, Options, OptionsError, USAGE};
 
@@ -35,11 +36,17 @@ pub enum SetupError {
     #[error("{SECRET_VARIABLE} is not valid UTF-8")]
     SecretNotUtf8,
     /// `--store` names no known store.
-    #[error("invalid --store {0:?}: expected memory or memcached://HOST:PORT[,HOST:PORT...]")]
+    #[error(
+        "invalid --store {0:?}: expected memory, memcached://HOST:PORT[,HOST:PORT...], \
+         redis://HOST:PORT or redis+cluster://HOST:PORT[,HOST:PORT...]"
+    )]
     UnknownStore(String),
     /// The memcached spec is invalid.
     #[error("invalid --store: {0}")]
     Memcached(#[from] session_memcached::ConfigError),
+    /// The Redis spec is invalid.
+    #[error("invalid --store: {0}")]
+    Redis(#[from] session_redis::ConfigError),
     /// The session settings are invalid.
     #[error(transparent)]
     Manager(session_core::ConfigError),
@@ -108,6 +115,8 @@ pub fn store(spec: &str) -> Result<Arc<dyn Store>, SetupError> {
         Ok(Arc::new(MemoryStore::new()))
     } else if spec.starts_with("memcached://") {
         Ok(Arc::new(MemcachedStore::from_spec(spec)?))
+    } else if spec.starts_with("redis://") || spec.starts_with("redis+cluster://") {
+        Ok(Arc::new(RedisStore::from_spec(spec)?))
     } else {
         Err(SetupError::UnknownStore(spec.to_owned()))
     }
@@ -121,8 +130,10 @@ mod tests {
     fn stores_by_spec() {
         assert!(store("memory").is_ok());
         assert!(store("memcached://127.0.0.1:11211,127.0.0.1:11212").is_ok());
+        assert!(store("redis://127.0.0.1:6379").is_ok());
         for bad in [
-            "redis://x",
+            "redis://",
+            "rediss://127.0.0.1:6379",
             "",
             "Memory",
             "memcached://",

@@ -1,0 +1,20 @@
+//! The core's store conformance suite, against a real Redis server and a three-node Redis
+//! Cluster.
+
+use session_core::conformance;
+use session_redis::RedisStore;
+use test_redis::{cluster_or_skip, redis_or_skip};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_store_passes_the_conformance_suite() {
+    let server = redis_or_skip!();
+    let spec = server.spec();
+    conformance::run(|| async { RedisStore::from_spec(&spec).expect("valid spec") }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_cluster_store_passes_the_conformance_suite() {
+    let cluster = cluster_or_skip!(3);
+    let spec = cluster.spec();
+    conformance::run(|| async { RedisStore::from_spec(&spec).expect("valid spec") }).await;
+}
