@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::address::ServerAddress;
 use crate::store::MemcachedStore;
+use session_core::ServerAddress;
 
 /// The spec's scheme: `memcached://HOST:PORT[,HOST:PORT...]`.
 const SCHEME: &str = "memcached://";
@@ -140,9 +140,9 @@ impl MemcachedStoreBuilder {
         }
         let mut servers: Vec<ServerAddress> = Vec::with_capacity(self.servers.len());
         for text in &self.servers {
-            let address = ServerAddress::parse(text).map_err(|reason| ConfigError::Address {
+            let address = ServerAddress::parse(text).map_err(|error| ConfigError::Address {
                 address: text.clone(),
-                reason,
+                reason: error.reason(),
             })?;
             if servers.contains(&address) {
                 return Err(ConfigError::DuplicateServer {

@@ -72,7 +72,6 @@
 
 #![forbid(unsafe_code)]
 
-mod address;
 mod config;
 mod routing;
 mod server;

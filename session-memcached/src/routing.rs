@@ -9,7 +9,7 @@
 //! changed hash would move every session to another server, logging everyone out at an upgrade.
 //! The `stable_across_releases` test pins its values.
 
-use crate::address::ServerAddress;
+use session_core::ServerAddress;
 
 /// Picks the server for each key among a fixed list.
 #[derive(Debug, Clone)]

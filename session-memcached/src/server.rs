@@ -10,8 +10,8 @@ use memcache::exp::{AsyncMemcache, AsyncMetaClient, Error as ClientError};
 use session_core::StoreError;
 use tokio::sync::OnceCell;
 
-use crate::address::ServerAddress;
 use crate::config::Config;
+use session_core::ServerAddress;
 
 /// A server and its lazily made client.
 pub(crate) struct Server {

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::address::ServerAddress;
 use crate::store::RedisStore;
+use session_core::ServerAddress;
 
 /// The spec scheme of a single Redis server: `redis://[[USERNAME]:PASSWORD@]HOST:PORT[/DB]`.
 const SCHEME: &str = "redis://";
@@ -296,9 +296,9 @@ impl RedisStoreBuilder {
 fn addresses(texts: &[String]) -> Result<Vec<ServerAddress>, ConfigError> {
     let mut servers: Vec<ServerAddress> = Vec::with_capacity(texts.len());
     for text in texts {
-        let address = ServerAddress::parse(text).map_err(|reason| ConfigError::Address {
+        let address = ServerAddress::parse(text).map_err(|error| ConfigError::Address {
             address: text.clone(),
-            reason,
+            reason: error.reason(),
         })?;
         if servers.contains(&address) {
             return Err(ConfigError::DuplicateServer {

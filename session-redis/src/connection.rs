@@ -45,8 +45,8 @@ use redis::{
 };
 use tokio::sync::{OnceCell, watch};
 
-use crate::address::ServerAddress;
 use crate::config::{Config, ConfigError, Topology};
+use session_core::ServerAddress;
 
 /// How long sent data may stay unacknowledged before the kernel gives up on a connection
 /// (`TCP_USER_TIMEOUT`, Linux): a host that vanished fails the connection in seconds rather than

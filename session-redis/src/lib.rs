@@ -100,7 +100,6 @@
 
 #![forbid(unsafe_code)]
 
-mod address;
 mod config;
 mod connection;
 mod errors;
