@@ -219,6 +219,14 @@ impl State {
     }
 }
 
+/// Whether ending the current session also takes it off its user's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unlist {
+    Yes,
+    /// The index was emptied already (log out everywhere).
+    No,
+}
+
 /// A session without a record: its ID is known (the client may hold a cookie
 /// for it), nothing is stored under it yet.
 #[derive(Debug, Clone, Copy)]
@@ -539,12 +547,13 @@ impl Session {
     /// still exists.
     pub async fn destroy(&self) -> Result<(), Error> {
         let mut state = self.lock_state().await;
-        self.end_current(&mut state).await
+        self.end_current(&mut state, Unlist::Yes).await
     }
 
     /// [`destroy`](Session::destroy), under the lock. A logged-in session is
-    /// loaded first, to find its user's index and take it off.
-    async fn end_current(&self, state: &mut State) -> Result<(), Error> {
+    /// loaded first, to find its user's index and take it off (unless the
+    /// caller emptied that index already).
+    async fn end_current(&self, state: &mut State, unlist: Unlist) -> Result<(), Error> {
         let config = &self.inner.config;
         let logged_in = !state.loaded
             && state
@@ -574,7 +583,7 @@ impl Session {
                 return Err(state.fail(error.into(), "logout"));
             }
             telemetry::count(telemetry::DESTROYED);
-            if let Some(user) = user {
+            if let (Some(user), Unlist::Yes) = (user, unlist) {
                 self.unlist(state, &user, &[key]).await;
             }
         }

@@ -223,6 +223,7 @@ pub(crate) async fn update(
     let started = Instant::now();
     for _ in 0..WRITE_ATTEMPTS {
         let found = load(config, &keys).await?;
+        let stored = found.is_some();
         let (expected, index, moved_from) = match found {
             Some(Found {
                 place: 0,
@@ -235,6 +236,9 @@ pub(crate) async fn update(
         let mut index = prune(config, user, index, now_ms).await?;
         change(&mut index);
         if index.entries.is_empty() {
+            if !stored {
+                return Ok(index);
+            }
             // Nothing left to list: no record stays behind. (Delete has no
             // compare-and-set: a login of the same user in this very moment
             // may lose its entry, and its session is then refused at its

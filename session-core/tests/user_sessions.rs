@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{SECRET_A, SECRET_B, manager_with, stored_bytes};
 use session_core::test_stores::{CountingStore, GatedStore, StoreOp};
-use session_core::{Error, KeyRing, SessionManager, SetCookie, Store};
+use session_core::{Error, KeyRing, SessionManager, SetCookie, Store, UserSession};
 
 const USER: &str = "alice.secret.name@example.com";
 
@@ -23,6 +23,15 @@ async fn logged_in(manager: &SessionManager, user: &str) -> SetCookie {
         .await
         .expect("save the login")
         .expect("a login sets a cookie")
+}
+
+/// The live sessions of the user logged in behind `cookie`.
+async fn sessions_of(manager: &SessionManager, cookie: &SetCookie) -> Vec<UserSession> {
+    manager
+        .get(Some(cookie.value()))
+        .user_sessions()
+        .await
+        .expect("listing")
 }
 
 async fn user_of(manager: &SessionManager, cookie: &SetCookie) -> Option<String> {
@@ -46,11 +55,7 @@ async fn a_users_sessions_are_listed_newest_first_with_opaque_handles() {
     let phone = logged_in(&manager, USER).await;
     let stranger = logged_in(&manager, "bob").await;
 
-    let listed = manager
-        .get(Some(laptop.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&manager, &laptop).await;
     assert_eq!(listed.len(), 2, "only the user's own sessions: {listed:?}");
     assert!(
         listed[0].created() > listed[1].created(),
@@ -95,11 +100,7 @@ async fn ending_a_session_by_its_handle_ends_it_at_once() {
 
     assert_eq!(user_of(&manager, &phone).await, None, "the phone is out");
     assert_eq!(user_of(&manager, &laptop).await.as_deref(), Some(USER));
-    let left = manager
-        .get(Some(laptop.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let left = sessions_of(&manager, &laptop).await;
     assert_eq!(left.len(), 1);
     assert!(left[0].is_current());
 
@@ -117,11 +118,7 @@ async fn a_foreign_or_garbage_handle_ends_nothing() {
     let manager = manager(&store);
     let alice = logged_in(&manager, USER).await;
     let bob = logged_in(&manager, "bob").await;
-    let bobs = manager
-        .get(Some(bob.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let bobs = sessions_of(&manager, &bob).await;
 
     for handle in [bobs[0].handle(), "", "garbage", &"x".repeat(10_000)] {
         let session = manager.get(Some(alice.value()));
@@ -222,11 +219,7 @@ async fn an_expired_session_is_not_listed() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(user_of(&manager, &active).await.as_deref(), Some(USER));
     }
-    let listed = manager
-        .get(Some(active.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&manager, &active).await;
     assert_eq!(listed.len(), 1, "the idle session timed out: {listed:?}");
     assert!(listed[0].is_current());
     assert_eq!(user_of(&manager, &idle).await, None);
@@ -268,11 +261,7 @@ async fn the_index_is_sealed_and_its_key_names_no_user() {
     // Whoever wrote it cannot keep the user out: the next login replaces it.
     let again = logged_in(&manager, USER).await;
     assert_eq!(user_of(&other_process, &again).await.as_deref(), Some(USER));
-    let listed = other_process
-        .get(Some(again.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&other_process, &again).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
 }
 
@@ -312,11 +301,7 @@ async fn two_instances_list_and_end_each_others_sessions() {
     let on_first = logged_in(&first, USER).await;
     let on_second = logged_in(&second, USER).await;
 
-    let listed = second
-        .get(Some(on_second.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&second, &on_second).await;
     assert_eq!(listed.len(), 2);
     let other = listed.iter().find(|s| !s.is_current()).expect("other");
     second
@@ -335,11 +320,7 @@ async fn the_index_survives_a_key_rotation() {
     let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
     let after = logged_in(&rotated, USER).await;
 
-    let listed = rotated
-        .get(Some(after.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&rotated, &after).await;
     assert_eq!(listed.len(), 2, "the session from before the rotation too");
     let index_keys = |store: Arc<CountingStore>| async move {
         let mut live = 0;
@@ -421,11 +402,7 @@ async fn a_listed_key_holding_something_else_is_not_listed() {
         )
         .await
         .expect("save");
-    let listed = manager
-        .get(Some(laptop.value()))
-        .user_sessions()
-        .await
-        .expect("listing");
+    let listed = sessions_of(&manager, &laptop).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].is_current());
 }

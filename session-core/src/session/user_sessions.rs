@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Session, State, within_budget};
+use super::{Session, State, Unlist, within_budget};
 use crate::error::Error;
 use crate::telemetry::{self, StoreOp, timed};
 use crate::user_index::{self, Entry};
@@ -122,7 +122,7 @@ impl Session {
             .find(|entry| entry.handle == handle)
             .ok_or(Error::UnknownSession)?;
         if scope.current.as_deref() == Some(entry.key.as_str()) {
-            return self.end_current(&mut state).await;
+            return self.end_current(&mut state, Unlist::Yes).await;
         }
         self.end_listed(&mut state, &scope.user, vec![entry.key])
             .await
@@ -187,7 +187,7 @@ impl Session {
                 return Err(state.fail(error, "logout"));
             }
         }
-        self.end_current(&mut state).await
+        self.end_current(&mut state, Unlist::No).await
     }
 
     /// The live entries of the scope's user, within the request's budget.
