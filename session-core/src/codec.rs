@@ -82,7 +82,7 @@ pub(crate) enum DecodeError {
 }
 
 /// The record's encoding as a new buffer.
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(any(test, feature = "bench-internals", feature = "fuzzing"))]
 pub(crate) fn encode(record: &Record) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(encoded_len_hint(record));
     encode_into(record, &mut bytes);

@@ -86,9 +86,10 @@
 //! [`Session::end_other_user_sessions`] all but the current one, and
 //! [`Session::logout_everywhere`] all of them: records are deleted, so every
 //! instance sees it on the next request. A session its user's index no longer
-//! lists (the index was lost, say) is refused, checked at most once per
+//! lists is refused, checked at most once per
 //! [`index_check_interval`](SessionManagerBuilder::index_check_interval) per
-//! session: revocation fails closed. Requests that do none of this make no
+//! session; an index lost altogether (evicted, say) is rebuilt by its user's
+//! sessions until one of them ends. Requests that do none of this make no
 //! extra store call. Custom stores answer the listing's multi-key read with
 //! [`Store::load_many`], which has a default.
 //!
@@ -345,6 +346,10 @@ pub mod adapter_kit;
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub mod bench_internals;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_entry;
 
 pub use async_trait::async_trait;
 pub use cookie::{CookieLifetime, SameSite, SetCookie};

@@ -95,6 +95,12 @@ pub struct SessionManager {
 }
 
 impl SessionManager {
+    /// The manager's settings, for the crate's unit tests.
+    #[cfg(test)]
+    pub(crate) fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     /// Starts a builder with the store (a value, or an `Arc` of one) and the
     /// keys; everything else has safe defaults.
     pub fn builder(store: impl IntoStore, keys: KeyRing) -> SessionManagerBuilder {
@@ -355,8 +361,9 @@ impl SessionManagerBuilder {
     /// A session the index no longer lists (it was ended through
     /// [`Session::end_user_session`](crate::Session::end_user_session) or
     /// [`logout_everywhere`](crate::Session::logout_everywhere) while its
-    /// record survived, or the index itself was lost) is refused at the next
-    /// look-up: this bounds how long such a session can outlive its ending.
+    /// record survived) is refused at the next look-up: this bounds how long
+    /// such a session can outlive its ending. An index lost altogether is
+    /// rebuilt by the sessions it listed, at their look-ups.
     /// Shorter means more store calls; a request in between makes none.
     pub fn index_check_interval(mut self, interval: Duration) -> Self {
         self.index_check_interval = interval;

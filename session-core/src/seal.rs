@@ -42,7 +42,7 @@ fn next_nonce() -> [u8; 24] {
 }
 
 /// Seals `plaintext` for the record at `store_key` with the current key.
-#[cfg(any(test, feature = "bench-internals"))]
+#[cfg(any(test, feature = "bench-internals", feature = "fuzzing"))]
 pub(crate) fn seal(keys: &KeyRing, store_key: &str, plaintext: &[u8]) -> Vec<u8> {
     seal_with(keys, store_key, plaintext.len(), |buffer| {
         buffer.extend_from_slice(plaintext)

@@ -611,6 +611,8 @@ impl Store for FailingStore {
 #[derive(Debug)]
 pub struct GatedStore<S: ?Sized = MemoryStore> {
     gated: [bool; 7],
+    /// Which keys the gate holds; every key unless narrowed.
+    keys: fn(&str) -> bool,
     open: watch::Sender<bool>,
     /// How many calls are waiting at the gate now.
     held: watch::Sender<usize>,
@@ -634,10 +636,19 @@ impl<S: Store + ?Sized> GatedStore<S> {
         }
         Self {
             gated,
+            keys: |_| true,
             open: watch::Sender::new(false),
             held: watch::Sender::new(0),
             inner,
         }
+    }
+
+    /// Holds only the calls on keys for which `keys` answers `true` (for
+    /// instance session records but not users' indexes); others pass.
+    #[must_use]
+    pub fn only_keys(mut self, keys: fn(&str) -> bool) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// The wrapped store.
@@ -667,9 +678,9 @@ impl<S: Store + ?Sized> GatedStore<S> {
         let _ = held.wait_for(|held| *held >= calls).await;
     }
 
-    /// Waits at the gate if `op` is gated and the gate is closed.
-    async fn pass(&self, op: StoreOp) {
-        if !self.gated[op.index()] {
+    /// Waits at the gate if `op` on `key` is gated and the gate is closed.
+    async fn pass(&self, op: StoreOp, key: &str) {
+        if !self.gated[op.index()] || !(self.keys)(key) {
             return;
         }
         let mut open = self.open.subscribe();
@@ -695,17 +706,19 @@ impl Drop for Release<'_> {
 #[async_trait]
 impl<S: Store + ?Sized> Store for GatedStore<S> {
     async fn load(&self, key: &str) -> Result<Option<Loaded>, StoreError> {
-        self.pass(StoreOp::Load).await;
+        self.pass(StoreOp::Load, key).await;
         self.inner.load(key).await
     }
 
     async fn load_many(&self, keys: &[&str]) -> Result<Vec<Option<Loaded>>, StoreError> {
-        self.pass(StoreOp::LoadMany).await;
+        for key in keys {
+            self.pass(StoreOp::LoadMany, key).await;
+        }
         self.inner.load_many(keys).await
     }
 
     async fn load_and_touch(&self, key: &str, ttl: Duration) -> Result<Option<Loaded>, StoreError> {
-        self.pass(StoreOp::LoadAndTouch).await;
+        self.pass(StoreOp::LoadAndTouch, key).await;
         self.inner.load_and_touch(key, ttl).await
     }
 
@@ -715,7 +728,7 @@ impl<S: Store + ?Sized> Store for GatedStore<S> {
         value: &[u8],
         ttl: Duration,
     ) -> Result<Option<Version>, StoreError> {
-        self.pass(StoreOp::Create).await;
+        self.pass(StoreOp::Create, key).await;
         self.inner.create(key, value, ttl).await
     }
 
@@ -726,17 +739,17 @@ impl<S: Store + ?Sized> Store for GatedStore<S> {
         ttl: Duration,
         expected: Option<Version>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.pass(StoreOp::Save).await;
+        self.pass(StoreOp::Save, key).await;
         self.inner.save(key, value, ttl, expected).await
     }
 
     async fn touch(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
-        self.pass(StoreOp::Touch).await;
+        self.pass(StoreOp::Touch, key).await;
         self.inner.touch(key, ttl).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.pass(StoreOp::Delete).await;
+        self.pass(StoreOp::Delete, key).await;
         self.inner.delete(key).await
     }
 

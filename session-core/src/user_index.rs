@@ -17,7 +17,14 @@
 //!   session's ID is claimed, so a failure in between leaves an entry without
 //!   a session (pruned once [`claim_grace`] has passed), never a session
 //!   missing from its index.
-//! - **TTL.** The longest remaining absolute timeout of its sessions.
+//! - **TTL.** The longest remaining absolute timeout of its sessions; an index
+//!   left with no sessions stays, empty, for a whole absolute timeout, so
+//!   that a session claimed after its entry was taken away is refused.
+//! - **Lost.** An index that is missing altogether was lost (evicted, or on a
+//!   memcached server taken out of the list), not emptied: the next session
+//!   to be checked writes it anew, marked as rebuilding, and every live
+//!   session of the user lists itself again at its own check, until the user
+//!   ends a session, which closes the rebuild (see [`check`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -76,6 +83,10 @@ impl Entry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Index {
     pub(crate) entries: Vec<Entry>,
+    /// Written anew after a loss: a live session of the user that it does
+    /// not list adds itself instead of being refused.
+    #[serde(default)]
+    pub(crate) rebuilding: bool,
 }
 
 /// How long an entry without a record is kept: longer than any request may
@@ -131,18 +142,33 @@ async fn load(config: &Config, keys: &[String]) -> Result<Option<Found>, StoreEr
     Ok(None)
 }
 
-fn decode(bytes: &[u8]) -> Option<Index> {
+/// An index's plaintext: its version byte, then MessagePack; `None` for
+/// anything else (anyone who reaches the store could have written it).
+pub(crate) fn decode(bytes: &[u8]) -> Option<Index> {
     let (&version, body) = bytes.split_first()?;
     (version == INDEX_V1)
         .then(|| rmp_serde::from_slice(body).ok())
         .flatten()
 }
 
+/// Appends the index's plaintext to `buffer`.
+fn encode_into(index: &Index, buffer: &mut Vec<u8>) {
+    buffer.push(INDEX_V1);
+    rmp_serde::encode::write(buffer, index)
+        .expect("an index of strings and integers always serializes");
+}
+
+/// The index's plaintext as a new buffer.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn encode(index: &Index) -> Vec<u8> {
+    let mut buffer = Vec::new();
+    encode_into(index, &mut buffer);
+    buffer
+}
+
 fn seal_index(config: &Config, key: &str, index: &Index) -> Vec<u8> {
     seal::seal_with(&config.keys, key, 64 * index.entries.len() + 16, |buffer| {
-        buffer.push(INDEX_V1);
-        rmp_serde::encode::write(buffer, index)
-            .expect("an index of strings and integers always serializes");
+        encode_into(index, buffer)
     })
 }
 
@@ -194,13 +220,80 @@ pub(crate) async fn live(config: &Config, user: &str, now_ms: u64) -> Result<Vec
     Ok(live_entries(config, user, found.index, now_ms).await?)
 }
 
-/// Whether the user's index lists the session stored at `key`. A missing
-/// index lists nothing: revocation fails closed when the index is lost.
-pub(crate) async fn lists(config: &Config, user: &str, key: &str) -> Result<bool, StoreError> {
+/// Whether the live session of `user` stored at `key` (created at
+/// `created_at_ms`) may go on: its user's index lists it. An index that is
+/// there but does not list it (the session was ended, or claimed after "log
+/// out everywhere" took its entry) refuses it. A missing index was lost, not
+/// emptied (an emptied one stays): the session writes it anew, marked as
+/// rebuilding, and goes on; so does a session that a rebuilding index does not
+/// list yet, which adds itself.
+///
+/// # Errors
+///
+/// A store error, or [`Error::Contended`] when other writers kept winning.
+pub(crate) async fn check(
+    config: &Config,
+    user: &str,
+    key: &str,
+    created_at_ms: u64,
+    now_ms: u64,
+) -> Result<bool, Error> {
     let keys = store_keys(config, user);
-    Ok(load(config, &keys)
-        .await?
-        .is_some_and(|found| found.index.entries.iter().any(|entry| entry.key == key)))
+    let started = Instant::now();
+    for _ in 0..WRITE_ATTEMPTS {
+        let (expected, mut index) = match load(config, &keys).await? {
+            None => (None, Index::default()),
+            Some(found) if found.index.entries.iter().any(|entry| entry.key == key) => {
+                return Ok(true);
+            }
+            Some(found) if found.place == 0 && found.index.rebuilding => {
+                (Some(found.version), found.index)
+            }
+            Some(_) => return Ok(false),
+        };
+        if expected.is_none() {
+            tracing::info!("a user's index of sessions was lost; rebuilding it");
+        }
+        index.rebuilding = true;
+        index
+            .entries
+            .push(Entry::new(config, key, created_at_ms, now_ms));
+        if write(config, &keys[0], &index, expected, now_ms).await? {
+            return Ok(true);
+        }
+    }
+    Err(Error::Contended {
+        attempts: u32::try_from(WRITE_ATTEMPTS).unwrap_or(u32::MAX),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Writes `index` at `key`: over the version `expected` (with compare-and-set
+/// where the store has it), or only where nothing is when `expected` is
+/// `None`. Answers whether it was written.
+async fn write(
+    config: &Config,
+    key: &str,
+    index: &Index,
+    expected: Option<Version>,
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let sealed = seal_index(config, key, index);
+    let ttl = time_to_keep(config, index, now_ms);
+    Ok(match expected {
+        Some(version) => {
+            let expected = config.store.supports_compare_and_set().then_some(version);
+            let saved = timed(
+                StoreOp::Save,
+                config.store.save(key, &sealed, ttl, expected),
+            )
+            .await?;
+            matches!(saved, SaveOutcome::Saved(_))
+        }
+        None => timed(StoreOp::Create, config.store.create(key, &sealed, ttl))
+            .await?
+            .is_some(),
+    })
 }
 
 /// Changes the user's index: reads it, prunes the entries of ended sessions
@@ -235,33 +328,12 @@ pub(crate) async fn update(
         };
         let mut index = prune(config, user, index, now_ms).await?;
         change(&mut index);
-        if index.entries.is_empty() {
-            if !stored {
-                return Ok(index);
-            }
-            // Nothing left to list: no record stays behind. (Delete has no
-            // compare-and-set: a login of the same user in this very moment
-            // may lose its entry, and its session is then refused at its
-            // first index check, which fails closed.)
-            for key in std::iter::once(current).chain(moved_from) {
-                timed(StoreOp::Delete, config.store.delete(key)).await?;
-            }
+        if index.entries.is_empty() && !stored {
             return Ok(index);
         }
-        let sealed = seal_index(config, current, &index);
-        let ttl = time_to_keep(&index, now_ms);
-        let written = match expected {
-            Some(version) => {
-                let expected = config.store.supports_compare_and_set().then_some(version);
-                let saved = config.store.save(current, &sealed, ttl, expected);
-                let saved = timed(StoreOp::Save, saved).await?;
-                matches!(saved, SaveOutcome::Saved(_))
-            }
-            None => timed(StoreOp::Create, config.store.create(current, &sealed, ttl))
-                .await?
-                .is_some(),
-        };
-        if written {
+        // An emptied index is written too, not deleted: it stays to tell
+        // "emptied" (refuse what it does not list) from "lost".
+        if write(config, current, &index, expected, now_ms).await? {
             if let Some(old) = moved_from
                 && let Err(error) = timed(StoreOp::Delete, config.store.delete(old)).await
             {
@@ -279,26 +351,31 @@ pub(crate) async fn update(
 /// `index` without the entries of sessions that ended.
 async fn prune(config: &Config, user: &str, index: Index, now_ms: u64) -> Result<Index, Error> {
     let grace = claim_grace(config);
+    let rebuilding = index.rebuilding;
     let (young, settled): (Vec<Entry>, Vec<Entry>) = index
         .entries
         .into_iter()
         .filter(|entry| entry.expires_at_ms > now_ms)
         .partition(|entry| now_ms.saturating_sub(entry.added_at_ms) < grace);
-    let settled = live_entries(config, user, Index { entries: settled }, now_ms).await?;
-    let mut entries = settled;
+    let settled = Index {
+        entries: settled,
+        rebuilding,
+    };
+    let mut entries = live_entries(config, user, settled, now_ms).await?;
     entries.extend(young);
-    Ok(Index { entries })
+    Ok(Index {
+        entries,
+        rebuilding,
+    })
 }
 
-/// Until the last session of `index` reaches its absolute timeout; at least a
-/// second.
-fn time_to_keep(index: &Index, now_ms: u64) -> Duration {
-    let last = index
-        .entries
-        .iter()
-        .map(|entry| entry.expires_at_ms)
-        .max()
-        .unwrap_or(now_ms);
+/// Until the last session of `index` reaches its absolute timeout, at least a
+/// second; an empty index, for a whole absolute timeout (no session claimed
+/// after it was emptied outlives that).
+fn time_to_keep(config: &Config, index: &Index, now_ms: u64) -> Duration {
+    let Some(last) = index.entries.iter().map(|entry| entry.expires_at_ms).max() else {
+        return config.absolute_timeout;
+    };
     Duration::from_millis(last.saturating_sub(now_ms)).max(Duration::from_secs(1))
 }
 
@@ -348,44 +425,66 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{KeyRing, MemoryStore, SessionManager};
+
+    fn entry(expires_at_ms: u64) -> Entry {
+        Entry {
+            key: "session:abc".into(),
+            handle: "h".into(),
+            created_at_ms: 1,
+            added_at_ms: 2,
+            expires_at_ms,
+        }
+    }
 
     #[test]
     fn an_index_round_trips_and_junk_does_not_decode() {
         let index = Index {
-            entries: vec![Entry {
-                key: "session:abc".into(),
-                handle: "h".into(),
-                created_at_ms: 1,
-                added_at_ms: 2,
-                expires_at_ms: 3,
-            }],
+            entries: vec![entry(3)],
+            rebuilding: true,
         };
         let mut bytes = vec![INDEX_V1];
         rmp_serde::encode::write(&mut bytes, &index).expect("serializes");
         let decoded = decode(&bytes).expect("decodes");
         assert_eq!(decoded.entries.len(), 1);
         assert_eq!(decoded.entries[0].key, "session:abc");
+        assert!(decoded.rebuilding);
         assert!(decode(&[]).is_none());
         assert!(decode(&[2, 0x90]).is_none());
         assert!(decode(&[INDEX_V1, 0xc1]).is_none());
     }
 
+    /// An index written before the rebuild mark existed (its entries alone)
+    /// reads as complete, not rebuilding.
     #[test]
-    fn the_ttl_covers_the_last_session() {
-        let entry = |expires_at_ms| Entry {
-            key: String::new(),
-            handle: String::new(),
-            created_at_ms: 0,
-            added_at_ms: 0,
-            expires_at_ms,
-        };
+    fn an_index_without_the_rebuild_mark_is_not_rebuilding() {
+        let mut bytes = vec![INDEX_V1];
+        rmp_serde::encode::write(&mut bytes, &(vec![entry(3)],)).expect("serializes");
+        let decoded = decode(&bytes).expect("decodes");
+        assert_eq!(decoded.entries.len(), 1);
+        assert!(!decoded.rebuilding);
+    }
+
+    #[test]
+    fn the_ttl_covers_the_last_session_and_an_empty_index_a_whole_absolute_timeout() {
+        let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate())
+            .absolute_timeout(Duration::from_secs(3600))
+            .build()
+            .expect("a valid configuration");
+        let config = manager.config();
         let index = Index {
             entries: vec![entry(5_000), entry(90_000)],
+            rebuilding: false,
         };
-        assert_eq!(time_to_keep(&index, 1_000), Duration::from_secs(89));
+        assert_eq!(time_to_keep(config, &index, 1_000), Duration::from_secs(89));
+        let ending = Index {
+            entries: vec![entry(1_500)],
+            rebuilding: false,
+        };
+        assert_eq!(time_to_keep(config, &ending, 1_000), Duration::from_secs(1));
         assert_eq!(
-            time_to_keep(&Index::default(), 1_000),
-            Duration::from_secs(1)
+            time_to_keep(config, &Index::default(), 1_000),
+            Duration::from_secs(3600)
         );
     }
 }

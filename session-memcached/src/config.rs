@@ -134,7 +134,7 @@ impl MemcachedStoreBuilder {
         Ok(MemcachedStore::new(self.check()?))
     }
 
-    fn check(self) -> Result<Config, ConfigError> {
+    pub(crate) fn check(self) -> Result<Config, ConfigError> {
         if self.servers.is_empty() {
             return Err(ConfigError::NoServers);
         }

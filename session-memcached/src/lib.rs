@@ -73,6 +73,9 @@
 #![forbid(unsafe_code)]
 
 mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_entry;
 mod routing;
 mod server;
 pub mod store;

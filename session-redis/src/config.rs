@@ -260,7 +260,7 @@ impl RedisStoreBuilder {
         RedisStore::new(self.check()?)
     }
 
-    fn check(self) -> Result<Config, ConfigError> {
+    pub(crate) fn check(self) -> Result<Config, ConfigError> {
         let topology = match (self.servers.len(), self.cluster_nodes.is_empty()) {
             (0, true) => return Err(ConfigError::NoServers),
             (0, false) => Topology::Cluster(addresses(&self.cluster_nodes)?),

@@ -3,6 +3,7 @@
 //! | the failure | kind |
 //! |---|---|
 //! | connection refused, reset or closed, a timeout, any other I/O error | unavailable |
+//! | an answer cut off by a connection that broke in the middle of it | unavailable |
 //! | no connection to the cluster node that holds the key | unavailable |
 //! | `LOADING`, `BUSY`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`, `READONLY`: a server loading its data, running a long script, in a failover or a resharding | unavailable |
 //! | `OOM` (`maxmemory` reached with a `noeviction` policy), `MISCONF` (writes stopped after a failed snapshot), `NOREPLICAS` (`min-replicas-to-write` not met) | unavailable |
@@ -32,6 +33,18 @@ impl Kind {
     pub(crate) fn of(error: &RedisError) -> Self {
         match error.kind() {
             ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => Self::Unavailable,
+            // A connection that breaks in the middle of an answer leaves the client half a
+            // reply, which it may report as a parse error ("Unexpected end of input") rather than
+            // an I/O error. The connection is dropped (`is_unrecoverable_error`) and the next
+            // call makes another. (An answer of the wrong type is a parse error too, but without
+            // those words: that one stays "other".)
+            ErrorKind::Parse
+                if error
+                    .detail()
+                    .is_some_and(|detail| detail.contains("end of input")) =>
+            {
+                Self::Unavailable
+            }
             ErrorKind::Server(
                 ServerErrorKind::BusyLoading
                 | ServerErrorKind::TryAgain
@@ -136,6 +149,24 @@ mod tests {
         ] {
             assert_eq!(Kind::of(&error), Kind::Unavailable, "{error}");
         }
+    }
+
+    #[test]
+    fn an_answer_cut_off_is_unavailable() {
+        // What the connection reports when it ends in the middle of an answer (seen with a
+        // proxy that resets connections mid-answer), and what the plain parser does.
+        let cut = "Parse error at 0\nUnexpected end of input\nUnexpected `1`\n".to_owned();
+        let error = RedisError::from(redis::ParsingError::from(cut));
+        assert_eq!(error.kind(), ErrorKind::Parse);
+        assert_eq!(Kind::of(&error), Kind::Unavailable, "{error}");
+        let error = redis::parse_redis_value(b"$10\r\nabc").expect_err("a cut answer");
+        assert_eq!(Kind::of(&error), Kind::Unavailable, "{error}");
+    }
+
+    #[test]
+    fn an_answer_of_the_wrong_type_is_other() {
+        let error = RedisError::from(redis::ParsingError::from("expected an integer".to_owned()));
+        assert_eq!(Kind::of(&error), Kind::Other, "{error}");
     }
 
     #[test]

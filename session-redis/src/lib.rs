@@ -103,6 +103,9 @@
 mod config;
 mod connection;
 mod errors;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod record;
 pub mod script;
 pub mod store;

@@ -1,6 +1,7 @@
 //! What one scenario runs in: the app's binary and the store its apps use.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use test_memcached::MemcachedServer;
@@ -61,6 +62,71 @@ impl Env {
             .as_mut()
             .expect("this scenario is only listed for memcached")
     }
+
+    /// The address of the store server (memcached or redis), for scenarios listed for both.
+    pub fn store_addr(&self) -> SocketAddr {
+        match (&self.memcached, &self.redis) {
+            (Some(server), _) => server.addr(),
+            (None, Some(server)) => server.addr(),
+            (None, None) => panic!("this scenario is only listed for memcached and redis"),
+        }
+    }
+
+    /// `--store` for a server of this scenario's kind at `addr`: a [`Proxy`] in front of the
+    /// store, say (it forwards any TCP protocol).
+    ///
+    /// [`Proxy`]: test_memcached::Proxy
+    pub fn store_spec_at(&self, addr: SocketAddr) -> String {
+        match (&self.memcached, &self.redis) {
+            (Some(_), _) => format!("memcached://{addr}"),
+            (None, Some(_)) => format!("redis://{addr}"),
+            (None, None) => panic!("this scenario is only listed for memcached and redis"),
+        }
+    }
+
+    /// Kills the store server (SIGKILL), memcached or redis.
+    pub async fn kill_store(&mut self) {
+        self.with_store(|store| match store {
+            Server::Memcached(server) => server.kill(),
+            Server::Redis(server) => server.kill(),
+        })
+        .await;
+    }
+
+    /// Starts the store server again, empty, on the same port, and waits until it answers.
+    pub async fn restart_store(&mut self) {
+        self.with_store(|store| match store {
+            Server::Memcached(server) => server.restart(),
+            Server::Redis(server) => server.restart(),
+        })
+        .await;
+    }
+
+    /// Runs blocking `work` on the store server off the runtime's only thread, so requests in
+    /// flight meanwhile keep being served and timed.
+    async fn with_store(&mut self, work: fn(&mut Server)) {
+        let mut store = match (self.memcached.take(), self.redis.take()) {
+            (Some(server), _) => Server::Memcached(server),
+            (None, Some(server)) => Server::Redis(server),
+            (None, None) => panic!("this scenario is only listed for memcached and redis"),
+        };
+        let store = tokio::task::spawn_blocking(move || {
+            work(&mut store);
+            store
+        })
+        .await
+        .expect("stopping or starting the store server panicked");
+        match store {
+            Server::Memcached(server) => self.memcached = Some(server),
+            Server::Redis(server) => self.redis = Some(server),
+        }
+    }
+}
+
+/// The store server of a scenario listed for memcached and redis.
+enum Server {
+    Memcached(MemcachedServer),
+    Redis(RedisServer),
 }
 
 /// Runs one scenario on a fresh current-thread Tokio runtime: what each generated test calls.

@@ -13,10 +13,10 @@
 //! app with `--store memory`), `memcached::NAME` (with a real memcached started for that test
 //! alone; skipped with a loud warning when memcached is not installed, unless
 //! `SESSION_REQUIRE_MEMCACHED=1`), `redis::NAME` (the same on a real redis-server, with
-//! `SESSION_REQUIRE_REDIS=1`: every scenario that is not about memcached itself, and the
-//! several-instances ones) and `process::NAME` (startup and command-line behaviour, which
-//! needs no store). Every test starts its own app processes on free ports, so tests run in
-//! parallel and a failure names its scenario.
+//! `SESSION_REQUIRE_REDIS=1`: every scenario that is not about memcached itself, the store
+//! failures both stores must survive, and the several-instances ones) and `process::NAME`
+//! (startup and command-line behaviour, which needs no store). Every test starts its own app
+//! processes on free ports, so tests run in parallel and a failure names its scenario.
 //!
 //! Everything is black-box: apps are driven over real HTTP with a [`Browser`] that handles the
 //! session cookie by hand, and memcached is read and written directly ([`inspect`]) the way an
@@ -73,6 +73,7 @@ macro_rules! contract_suite {
                 prefs_128_concurrent_puts_all_persist,
                 prefs_cap_holds_under_concurrency,
                 visits_concurrent_are_exact,
+                mixed_load_on_hot_and_many_sessions_is_exact,
                 unknown_path_is_404,
                 personal_pages_are_not_cached_or_framed,
                 cookie_attributes,
@@ -99,6 +100,12 @@ macro_rules! contract_suite {
                 full_memcached_answers_503,
                 servers_share_load_and_survive_removal,
                 key_rotation_keeps_sessions,
+                evicting_memcached_starts_new_sessions,
+            ];
+            stores: [
+                store_killed_under_load_answers_503_and_recovers,
+                store_restarted_empty_starts_new_sessions,
+                reset_mid_reply_answers_503_and_loses_nothing,
             ];
             shared: [
                 instances_share_sessions,
@@ -126,6 +133,7 @@ macro_rules! __suite {
         bin: $bin:expr;
         both: [$($both:ident),* $(,)?];
         memcached: [$($memcached:ident),* $(,)?];
+        stores: [$($stores:ident),* $(,)?];
         shared: [$($shared:ident),* $(,)?];
         process: [$($process:ident),* $(,)?];
     ) => {
@@ -153,6 +161,12 @@ macro_rules! __suite {
             )*
             $(
                 #[test]
+                fn $stores() {
+                    $crate::run($bin, $crate::Backend::Memcached, $crate::scenarios::$stores);
+                }
+            )*
+            $(
+                #[test]
                 fn $shared() {
                     $crate::run($bin, $crate::Backend::Memcached, $crate::scenarios::$shared);
                 }
@@ -164,6 +178,12 @@ macro_rules! __suite {
                 #[test]
                 fn $both() {
                     $crate::run($bin, $crate::Backend::Redis, $crate::scenarios::$both);
+                }
+            )*
+            $(
+                #[test]
+                fn $stores() {
+                    $crate::run($bin, $crate::Backend::Redis, $crate::scenarios::$stores);
                 }
             )*
             $(

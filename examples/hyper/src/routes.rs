@@ -20,7 +20,7 @@ use std::time::Duration;
 use adapter_hyper::SessionExt as _;
 use bytes::Bytes;
 use example_support::actions::{self, Answer};
-use example_support::form::Form;
+use example_support::form::{self, Form};
 use example_support::html;
 use example_support::rules;
 use http::header::{ALLOW, CONTENT_TYPE, LOCATION, X_FRAME_OPTIONS};
@@ -180,7 +180,7 @@ async fn prefs(session: &Session) -> Handled {
 }
 
 async fn put_pref(request: Request<Incoming>, session: &Session, name: &str) -> Handled {
-    let Some(name) = decode_segment(name) else {
+    let Some(name) = form::decode_path_segment(name) else {
         return Ok(respond(Answer::BadRequest("bad preference name")));
     };
     let body = read_body(request.into_body(), rules::MAX_PREF_VALUE_BYTES).await;
@@ -207,23 +207,6 @@ async fn read_form(request: Request<Incoming>) -> Result<Form, Response<Body>> {
         .map_err(|()| bad_request("the form is too large or unreadable"))?;
     let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
     Form::from_body(content_type, &body).map_err(|error| bad_request(&error.to_string()))
-}
-
-/// A path segment percent-decoded, as axum's `Path` gives it (`+` stays a
-/// `+`); `None` when an escape is malformed or the result is not UTF-8.
-fn decode_segment(segment: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(segment.len());
-    let mut rest = segment.bytes();
-    while let Some(byte) = rest.next() {
-        if byte == b'%' {
-            let high = char::from(rest.next()?).to_digit(16)?;
-            let low = char::from(rest.next()?).to_digit(16)?;
-            bytes.push(u8::try_from(high << 4 | low).ok()?);
-        } else {
-            bytes.push(byte);
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
@@ -314,16 +297,6 @@ mod tests {
             "",
         ] {
             assert!(Route::of(unknown).is_none(), "{unknown:?}");
-        }
-    }
-
-    #[test]
-    fn decodes_path_segments_like_axum() {
-        assert_eq!(decode_segment("%61b-c").as_deref(), Some("ab-c"));
-        assert_eq!(decode_segment("a+b").as_deref(), Some("a+b"));
-        assert_eq!(decode_segment("%C3%BC").as_deref(), Some("ü"));
-        for bad in ["%", "%4", "%zz", "%+1", "%FF"] {
-            assert_eq!(decode_segment(bad), None, "{bad:?}");
         }
     }
 }

@@ -84,6 +84,24 @@ fn decode(encoded: &[u8]) -> Result<String, FormError> {
     String::from_utf8(bytes).map_err(|_| FormError::Encoding)
 }
 
+/// A URL path segment percent-decoded, as axum's `Path` gives it (`+` stays a
+/// `+`); `None` when an escape is malformed or the result is not UTF-8. The
+/// hyper app routes by hand and reads `/prefs/NAME` with it.
+pub fn decode_path_segment(segment: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(segment.len());
+    let mut rest = segment.bytes();
+    while let Some(byte) = rest.next() {
+        bytes.push(if byte == b'%' {
+            let high = rest.next().and_then(hex)?;
+            let low = rest.next().and_then(hex)?;
+            high << 4 | low
+        } else {
+            byte
+        });
+    }
+    String::from_utf8(bytes).ok()
+}
+
 fn hex(digit: u8) -> Option<u8> {
     char::from(digit)
         .to_digit(16)
@@ -131,5 +149,15 @@ mod tests {
             Form::parse(b"a=1&a=2"),
             Err(FormError::Duplicate("a".to_owned()))
         );
+    }
+
+    #[test]
+    fn decodes_path_segments_like_axum() {
+        assert_eq!(decode_path_segment("%61b-c").as_deref(), Some("ab-c"));
+        assert_eq!(decode_path_segment("a+b").as_deref(), Some("a+b"));
+        assert_eq!(decode_path_segment("%C3%BC").as_deref(), Some("ü"));
+        for bad in ["%", "%4", "%zz", "%+1", "%FF"] {
+            assert_eq!(decode_path_segment(bad), None, "{bad:?}");
+        }
     }
 }

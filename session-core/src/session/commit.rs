@@ -224,34 +224,45 @@ async fn lead(queue: Arc<Queue>, config: Arc<Config>) {
             let base = offered.or_else(|| state.latest.clone());
             (std::mem::take(&mut state.pending), base, generation)
         };
-        let latest = commit_batch(&config, &queue.key, batch, base, generation + 1).await;
-        let mut state = lock(&queue.state);
-        state.latest = latest;
-        state.generation += 1;
+        let (batch, result) = commit_batch(&config, &queue.key, batch, base).await;
+        {
+            let mut state = lock(&queue.state);
+            state.latest = result.as_ref().ok().cloned();
+            state.generation += 1;
+        }
+        // Told only now: a request that goes on after its commit must find the
+        // queue past that commit, or a record it loads next would be offered
+        // as a base older than the one this batch made.
+        finish_all(batch, &result, generation + 1);
     }
 }
 
-/// Commits one batch, which makes the queue's generation `generation`;
-/// answers the latest record when it is known.
+/// What became of a batch: the jobs still waiting to hear it, and the record
+/// as stored (the latest one) or why nothing was.
+type Settled = (Vec<Box<dyn Job>>, Result<Committed, Failure>);
+
+/// Commits one batch. Jobs that decline are told at once; the others are
+/// left to the caller, to tell once the queue has moved on.
 async fn commit_batch(
     config: &Config,
     key: &str,
     mut batch: Vec<Box<dyn Job>>,
     base: Option<Committed>,
-    generation: u64,
-) -> Option<Committed> {
+) -> Settled {
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     let mut base = match base {
         Some(base) => base,
         None => match reload(config, key).await {
             Ok(Some(base)) => base,
-            Ok(None) => return fail_all(batch, &Failure::Ended),
-            Err(failure) => return fail_all(batch, &failure),
+            Ok(None) => return (batch, Err(Failure::Ended)),
+            Err(failure) => return (batch, Err(failure)),
         },
     };
     let compare = config.store.supports_compare_and_set();
-    for attempt in 1.. {
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.saturating_add(1);
         let version = base.version;
         // No copy when the base was offered by the only request holding it.
         let mut record = Arc::unwrap_or_clone(base.record);
@@ -267,15 +278,15 @@ async fn commit_batch(
         if batch.is_empty() {
             // Every job declined and undid its changes: still the base.
             let record = Arc::new(record);
-            return Some(Committed { record, version });
+            return (batch, Ok(Committed { record, version }));
         }
         let now = expiry::now_ms();
         let Some(ttl) = expiry::ttl(config, &record, now) else {
-            return fail_all(batch, &Failure::Ended);
+            return (batch, Err(Failure::Ended));
         };
         let sealed = match seal_record(config, key, &record) {
             Ok(sealed) => sealed,
-            Err(failure) => return fail_all(batch, &failure),
+            Err(failure) => return (batch, Err(failure)),
         };
         let expected = compare.then_some(version);
         match timed(
@@ -291,14 +302,11 @@ async fn commit_batch(
                     record: Arc::new(record),
                     version,
                 };
-                for job in batch {
-                    job.finish(Outcome::Committed(committed.clone(), generation));
-                }
-                return Some(committed);
+                return (batch, Ok(committed));
             }
             Ok(SaveOutcome::Conflict) => telemetry::count(telemetry::CONFLICTS),
-            Ok(_) => return fail_all(batch, &Failure::Ended),
-            Err(error) => return fail_all(batch, &Failure::Store(Arc::new(error))),
+            Ok(_) => return (batch, Err(Failure::Ended)),
+            Err(error) => return (batch, Err(Failure::Store(Arc::new(error)))),
         }
         let elapsed = started.elapsed();
         if elapsed + backoff > config.contention_budget {
@@ -307,31 +315,32 @@ async fn commit_batch(
                 ?elapsed,
                 "session save kept conflicting with other processes' writes"
             );
-            return fail_all(
-                batch,
-                &Failure::Contended {
-                    attempts: attempt,
-                    elapsed,
-                },
-            );
+            let failure = Failure::Contended {
+                attempts: attempt,
+                elapsed,
+            };
+            return (batch, Err(failure));
         }
         tokio::time::sleep(jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         telemetry::count(telemetry::RETRIES);
         base = match reload(config, key).await {
             Ok(Some(base)) => base,
-            Ok(None) => return fail_all(batch, &Failure::Ended),
-            Err(failure) => return fail_all(batch, &failure),
+            Ok(None) => return (batch, Err(Failure::Ended)),
+            Err(failure) => return (batch, Err(failure)),
         };
     }
-    None
 }
 
-fn fail_all(batch: Vec<Box<dyn Job>>, failure: &Failure) -> Option<Committed> {
+/// Tells every job of a batch how it ended; `generation` is the queue's after it.
+fn finish_all(batch: Vec<Box<dyn Job>>, result: &Result<Committed, Failure>, generation: u64) {
     for job in batch {
-        job.finish(Outcome::Failed(failure.clone()));
+        let outcome = match result {
+            Ok(committed) => Outcome::Committed(committed.clone(), generation),
+            Err(failure) => Outcome::Failed(failure.clone()),
+        };
+        job.finish(outcome);
     }
-    None
 }
 
 /// The stored record, read afresh; `None` when it is gone or no longer opens.
@@ -393,4 +402,69 @@ pub(crate) fn open_record(config: &Config, key: &str, bytes: Vec<u8>) -> Option<
         )
         .ok()?;
     Some((record, opened.sealed_by_old_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::{KeyRing, MemoryStore, SessionManager};
+
+    /// A job that writes one value and reports the generation its outcome
+    /// names beside the queue's generation at the moment it was told.
+    struct Probe {
+        queue: Arc<Queue>,
+        report: oneshot::Sender<(u64, u64)>,
+    }
+
+    impl Job for Probe {
+        fn apply(&mut self, record: &mut Record) -> bool {
+            record.data.insert("probe", &1).is_ok()
+        }
+
+        fn finish(self: Box<Self>, outcome: Outcome) {
+            let told = match outcome {
+                Outcome::Committed(_, generation) => generation,
+                Outcome::Aborted | Outcome::Failed(_) => u64::MAX,
+            };
+            let _ = self.report.send((told, self.queue.generation()));
+        }
+    }
+
+    /// A request goes on as soon as it hears its commit and may load the
+    /// record again at once. Had the queue not moved past the commit by
+    /// then, that record would be offered with the old generation, and on a
+    /// store without compare-and-set a later batch would start from the
+    /// queue's older record and drop another process's write.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_hears_its_commit_only_once_the_queue_has_moved_past_it() {
+        let manager = SessionManager::builder(MemoryStore::new(), KeyRing::generate())
+            .build()
+            .expect("a valid configuration");
+        let config = Arc::clone(manager.config());
+        let key = "probe-session";
+        let record = Record::new(expiry::now_ms());
+        let sealed = seal_record(&config, key, &record).expect("an empty record seals");
+        let version = config
+            .store
+            .create(key, &sealed, Duration::from_secs(60))
+            .await
+            .expect("create")
+            .expect("a free key");
+        let queue = config.committer.queue(key);
+        let base = Committed {
+            record: Arc::new(record),
+            version,
+        };
+        let (report, reported) = oneshot::channel();
+        let probe = Probe {
+            queue: Arc::clone(&queue),
+            report,
+        };
+        queue.submit(&config, Some((base, queue.generation())), Box::new(probe));
+        let (told, seen) = reported.await.expect("the job is told");
+        assert_eq!(told, 1, "the first batch makes generation 1");
+        assert_eq!(seen, told, "the job was told before the queue moved on");
+    }
 }

@@ -95,7 +95,9 @@ impl Session {
             return Ok(());
         }
         if let Some(user) = record.user.as_deref()
-            && !self.still_listed(user, &key, deadline).await?
+            && !self
+                .still_listed(user, &key, record.created_at_ms, deadline)
+                .await?
         {
             tracing::info!("session is no longer in its user's index; treating it as ended");
             telemetry::loaded(LoadOutcome::Refused);
@@ -121,11 +123,18 @@ impl Session {
         Ok(())
     }
 
-    /// Whether the user's index still lists the logged-in session at `key`,
-    /// so that ending a user's sessions fails closed even when the index was
-    /// lost. Asked at most once per configured interval per session in this
+    /// Whether the user's index still lists the logged-in session at `key`
+    /// (a lost index is rebuilt: see [`user_index::check`]), so that a
+    /// session ended elsewhere, or claimed after "log out everywhere", is
+    /// refused. Asked at most once per configured interval per session in this
     /// process; in between, the answer stands.
-    async fn still_listed(&self, user: &str, key: &str, deadline: Instant) -> Result<bool, Error> {
+    async fn still_listed(
+        &self,
+        user: &str,
+        key: &str,
+        created_at_ms: u64,
+        deadline: Instant,
+    ) -> Result<bool, Error> {
         let config = &self.inner.config;
         let now = Instant::now();
         if !config
@@ -134,7 +143,8 @@ impl Session {
         {
             return Ok(true);
         }
-        let listed = within_budget(deadline, user_index::lists(config, user, key)).await?;
+        let checked = user_index::check(config, user, key, created_at_ms, expiry::now_ms());
+        let listed = within_budget(deadline, checked).await?;
         if listed {
             config
                 .index_checks
@@ -445,6 +455,9 @@ impl Session {
         let config = &self.inner.config;
         let deadline = state.deadline(config.store_budget);
         let existed = within(deadline, StoreOp::Delete, config.store.delete(key)).await?;
+        // Its user's index no longer lists it: a copy of the record put back
+        // by a store writer must meet the index check, not a remembered pass.
+        config.index_checks.forget(key);
         let now = state.now_ms();
         let window = expiry::unstored_time_left(config, created_at_ms, now);
         if let Some(window) = window.filter(|_| announced) {

@@ -174,6 +174,7 @@ impl Session {
             let mut taken = Vec::new();
             let emptied = user_index::update(config, &scope.user, now, |index| {
                 taken = std::mem::take(&mut index.entries);
+                index.rebuilding = false;
             });
             if let Err(error) = within_budget(deadline, emptied).await {
                 return Err(state.fail(error, "logout"));
@@ -237,6 +238,9 @@ impl Session {
         let deadline = state.deadline(config.store_budget);
         let unlisted = user_index::update(config, user, now, |index| {
             index.entries.retain(|entry| !keys.contains(&entry.key));
+            // Ending a session closes a rebuild: from now on a session the
+            // index does not list is refused.
+            index.rebuilding = false;
         });
         if let Err(error) = within_budget(deadline, unlisted).await {
             tracing::warn!(%error, "could not take ended sessions off their user's index");

@@ -284,8 +284,10 @@ impl Store for MutantStore {
         } else {
             ttl
         };
+        // Checked and written under one lock, so no write comes in between.
+        let mut entries = lock(&self.entries);
         if let Some(expected) = expected {
-            let current = self.live(&lock(&self.entries), key);
+            let current = self.live(&entries, key);
             match current {
                 None if self.has(Mutant::GoneAnswersConflict) => return Ok(SaveOutcome::Conflict),
                 None => return Ok(SaveOutcome::Gone),
@@ -298,7 +300,9 @@ impl Store for MutantStore {
                 Some(_) => {}
             }
         }
-        let version = self.write(key, value, ttl);
+        let entry = self.entry(key, value, ttl);
+        let version = entry.version;
+        entries.insert(key.to_owned(), entry);
         Ok(SaveOutcome::saved(Version::from_u64(version)))
     }
 

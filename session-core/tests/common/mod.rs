@@ -68,3 +68,23 @@ pub async fn user_name(session: &Session) -> Option<String> {
         .await
         .expect("reading user_name")
 }
+
+/// A new session in which `user` logged in, and its cookie.
+pub async fn logged_in(manager: &SessionManager, user: &str) -> SetCookie {
+    let session = manager.get(None);
+    session.login(user).await.expect("login");
+    manager
+        .set(&session)
+        .await
+        .expect("save the login")
+        .expect("a login sets a cookie")
+}
+
+/// The user logged in behind `cookie`, if any.
+pub async fn user_of(manager: &SessionManager, cookie: &SetCookie) -> Option<String> {
+    manager
+        .get(Some(cookie.value()))
+        .current_user::<String>()
+        .await
+        .expect("load")
+}

@@ -2,7 +2,7 @@
 
 use test_memcached::MemcachedServer;
 
-use crate::{App, Browser, Env, TEST_SECRET, inspect};
+use crate::{App, Browser, Env, TEST_SECRET};
 
 /// The rotation's new secret, in standard base64 with padding (32 bytes).
 const NEW_SECRET: &str = "S2V5IHR3byBmb3IgdGhlIGNvbnRyYWN0IHRlc3RzISE=";
@@ -33,36 +33,75 @@ pub async fn instances_share_sessions(env: Env) {
 }
 
 /// With three memcached servers, sessions spread over all of them, another instance with the
-/// same list reads every one, and an instance without the middle server still finds exactly the
-/// sessions that lived on the other two.
+/// same list reads every one, and an instance without the middle server moves exactly the
+/// sessions that lived on it. Each of 24 sessions (every other one logged in) is traced to the
+/// server holding it (the one a visit writes to), and each login to the server
+/// holding its user's index of sessions. Without the middle server, every session on the other
+/// two keeps its data, its login and its count, and every session on the middle one is a new,
+/// empty session (logged out, counting from 1), never an error. That includes the logged-in
+/// sessions on the other two whose user's index of sessions lived on the middle one: a lost
+/// index logs nobody out.
 pub async fn servers_share_load_and_survive_removal(env: Env) {
     let one = env.memcached_required();
     let two = MemcachedServer::start().expect("memcached is installed: the first one started");
     let three = MemcachedServer::start().expect("memcached is installed: the first one started");
-    let all = env.launch().store(spec(&[one, &two, &three])).start();
+    let servers = [one, &two, &three];
+    let all = env.launch().store(spec(&servers)).start();
     let mut users = Vec::new();
+    let mut homes = Vec::new();
+    let mut index_homes = Vec::new();
     for index in 0..24 {
         let mut user = Browser::new();
+        let before = stat_per_server(&servers, "curr_items");
+        if index % 2 == 0 {
+            user.login(&all, &format!("user{index}")).await;
+        }
         user.put(&all, "/prefs/owner", format!("u{index}"))
             .await
             .assert_status(204, "PUT /prefs/owner");
+        // The session lives where a visit writes; a login also stores the user's index of
+        // sessions, the other new item.
+        let sets = stat_per_server(&servers, "cmd_set");
+        let mut added: Vec<usize> = stat_per_server(&servers, "curr_items")
+            .iter()
+            .zip(&before)
+            .enumerate()
+            .flat_map(|(at, (now, then))| (*then..*now).map(move |_| at))
+            .collect();
+        assert_eq!(user.visits(&all).await, 1, "a session's first visit");
+        let written: Vec<usize> = stat_per_server(&servers, "cmd_set")
+            .iter()
+            .zip(&sets)
+            .enumerate()
+            .filter(|(_, (now, then))| now > then)
+            .map(|(at, _)| at)
+            .collect();
+        let [home] = written.as_slice() else {
+            panic!("GET /visits must write to one server, its session's: wrote to {written:?}");
+        };
+        let record = added
+            .iter()
+            .position(|at| at == home)
+            .expect("the session's record is a new item on its server");
+        added.remove(record);
+        let index_home = match (index % 2 == 0, added.as_slice()) {
+            (true, [index_home]) => Some(*index_home),
+            (false, []) => None,
+            _ => panic!("session {index}: unexpected new items besides its record: {added:?}"),
+        };
         users.push(user);
+        homes.push(*home);
+        index_homes.push(index_home);
     }
-    let counts: Vec<usize> = [one, &two, &three]
-        .iter()
-        .map(|server| inspect::keys(server.addr()).len())
+    let counts: Vec<usize> = (0..servers.len())
+        .map(|server| homes.iter().filter(|&&home| home == server).count())
         .collect();
-    assert_eq!(
-        counts.iter().sum::<usize>(),
-        24,
-        "24 sessions must be 24 memcached items (one per session), found {counts:?}"
-    );
     assert!(
         counts.iter().all(|&count| count > 0),
-        "sessions must spread over all three servers, found {counts:?} items"
+        "sessions must spread over all three servers, found {counts:?} sessions per server"
     );
 
-    let again = env.launch().store(spec(&[one, &two, &three])).start();
+    let again = env.launch().store(spec(&servers)).start();
     assert_eq!(
         found(&again, &mut users).await,
         24,
@@ -70,13 +109,51 @@ pub async fn servers_share_load_and_survive_removal(env: Env) {
     );
 
     let without_two = env.launch().store(spec(&[one, &three])).start();
-    assert_eq!(
-        found(&without_two, &mut users).await,
-        counts[0] + counts[2],
-        "taking one server out of the list must move only the sessions that lived on it: all \
-         {} sessions on the remaining servers must still be found ({counts:?} per server)",
-        counts[0] + counts[2]
-    );
+    for (index, user) in users.iter_mut().enumerate() {
+        let (home, index_home) = (homes[index], index_homes[index]);
+        let prefs = user.prefs(&without_two).await;
+        let name = format!("user{index}");
+        if home == 1 {
+            let why = format!(
+                "session {index} lived on the server taken out of the list, so it is a new session"
+            );
+            assert!(prefs.is_empty(), "{why}: GET /prefs shows {prefs:?}");
+            user.assert_logged_out(&without_two, &why).await;
+            assert_eq!(user.visits(&without_two).await, 1, "{why}: counts from 1");
+        } else {
+            let index_lost = if index_home == Some(1) {
+                " (its user's index of sessions lived on the server taken out)"
+            } else {
+                ""
+            };
+            let why = format!(
+                "session {index} lived on server {} of 3, which stays in the list, so taking \
+                 another server out must not move it{index_lost}",
+                home + 1
+            );
+            assert_eq!(
+                prefs.get("owner"),
+                Some(&serde_json::json!(format!("u{index}"))),
+                "{why}: its data must stay; GET /prefs shows {prefs:?}"
+            );
+            if index % 2 == 0 {
+                user.assert_greeted(&without_two, &name, &why).await;
+            }
+            assert_eq!(
+                user.visits(&without_two).await,
+                2,
+                "{why}: its count goes on"
+            );
+        }
+    }
+}
+
+/// The memcached counter `name` of each of `servers`.
+fn stat_per_server(servers: &[&MemcachedServer], name: &str) -> Vec<u64> {
+    servers
+        .iter()
+        .map(|server| server.stats().get(name).copied().unwrap_or(0))
+        .collect()
 }
 
 /// Key rotation across restarts: cookies signed with K1 still work under `K2,K1`; every cookie the

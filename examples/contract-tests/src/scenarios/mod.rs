@@ -9,6 +9,8 @@ mod cluster;
 mod concurrency;
 mod cookie;
 mod expiry;
+mod faults;
+mod load;
 mod login;
 mod logout;
 mod outage;
@@ -32,6 +34,11 @@ pub use cookie::{
     read_only_requests_set_no_cookie, secure_cookies_flag,
 };
 pub use expiry::{absolute_timeout_ends_active_sessions, idle_timeout_expires_unused_sessions};
+pub use faults::{
+    evicting_memcached_starts_new_sessions, reset_mid_reply_answers_503_and_loses_nothing,
+    store_killed_under_load_answers_503_and_recovers, store_restarted_empty_starts_new_sessions,
+};
+pub use load::mixed_load_on_hot_and_many_sessions_is_exact;
 pub use login::{
     login_escapes_name, login_form_creates_session, login_keeps_absolute_timeout,
     login_redirects_only_to_local_next, login_rejects_bad_xsrf, login_rejects_non_form_body,

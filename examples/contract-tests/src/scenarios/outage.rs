@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::{App, Browser, Env, Reply, html, sleep_ms};
 
 /// The contract's bound on answering while memcached is unreachable.
-const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(2);
+pub(super) const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(2);
 
 /// The contract's bound on answering while memcached answers too slowly, or not at all.
 const SLOW_ANSWER_BOUND: Duration = Duration::from_millis(2500);
@@ -34,7 +34,7 @@ const NEAR_TIMEOUT_DELAY: Duration = Duration::from_millis(450);
 const PARALLEL_PUTS: usize = 16;
 
 /// How long the app gets to serve normally again once memcached is healthy.
-const RECOVERY_BOUND: Duration = Duration::from_secs(5);
+pub(super) const RECOVERY_BOUND: Duration = Duration::from_secs(5);
 
 /// memcached's default largest slab chunk (half its 1 MiB page): larger items are stored in
 /// several chunks, so filling starts at this size.
@@ -381,7 +381,7 @@ fn value(index: usize) -> String {
 /// Panics unless `reply` is a 503 that tells the client nothing about the store: `text/plain`,
 /// and no server name, port, error text or panic in the body. `ports` are the ports of the
 /// memcached (and proxy) the app talks to.
-fn assert_clean_503(reply: &Reply, situation: &str, ports: &[u16]) {
+pub(super) fn assert_clean_503(reply: &Reply, situation: &str, ports: &[u16]) {
     reply.assert_status(
         503,
         &format!("{situation}, a route that needs the session answers 503 (never a 500)"),
@@ -486,7 +486,12 @@ fn xsrf_token(reply: &Reply) -> String {
 
 /// `GET /visits` until it answers 200 (each other answer must be a clean 503), for up to
 /// [`RECOVERY_BOUND`]; the count it answered.
-async fn visits_once_back(browser: &mut Browser, app: &App, situation: &str, ports: &[u16]) -> u64 {
+pub(super) async fn visits_once_back(
+    browser: &mut Browser,
+    app: &App,
+    situation: &str,
+    ports: &[u16],
+) -> u64 {
     let back = Instant::now();
     loop {
         let reply = browser.get(app, "/visits").await;
