@@ -71,18 +71,6 @@ fuzz_target!(|input: Input<'_>| {
         assert_eq!(open(&KEYS, input.store_key, tampered), None);
     }
 
-    let index: Vec<IndexEntry> = input
-        .index
-        .into_iter()
-        .map(
-            |(key, handle, created_at_ms, added_at_ms, expires_at_ms)| IndexEntry {
-                key,
-                handle,
-                created_at_ms,
-                added_at_ms,
-                expires_at_ms,
-            },
-        )
-        .collect();
+    let index: Vec<IndexEntry> = input.index.into_iter().map(IndexEntry::from).collect();
     assert_eq!(decode_user_index(&encode_user_index(&index)), Some(index));
 });

@@ -10,19 +10,6 @@ use session_core::ServerAddress;
 use session_memcached::fuzz_entry as memcached;
 use session_redis::fuzz_entry as redis;
 
-/// `%XX` for every byte but letters and digits, as a spec's credentials.
-fn escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fuzz_target!(|text: &str| {
     if let Ok(address) = ServerAddress::parse(text) {
         assert_eq!(
@@ -47,24 +34,7 @@ fuzz_target!(|text: &str| {
     if let Ok(parts) = redis::check_spec(text) {
         assert!(!parts.servers.is_empty());
         assert!(parts.cluster || parts.servers.len() == 1);
-        let credentials = match (&parts.username, &parts.password) {
-            (None, None) => String::new(),
-            (username, password) => format!(
-                "{}:{}@",
-                escape(username.as_deref().unwrap_or_default()),
-                escape(password.as_deref().unwrap_or_default())
-            ),
-        };
-        let scheme = if parts.cluster {
-            "redis+cluster"
-        } else {
-            "redis"
-        };
-        let spec = format!(
-            "{scheme}://{credentials}{}/{}",
-            parts.servers.join(","),
-            parts.database
-        );
+        let spec = parts.to_spec();
         assert_eq!(redis::check_spec(&spec), Ok(parts));
     }
 });

@@ -169,6 +169,21 @@ pub struct IndexEntry {
     pub expires_at_ms: u64,
 }
 
+impl From<(String, String, u64, u64, u64)> for IndexEntry {
+    /// From its fields in order: key, handle, creation, addition, expiry.
+    fn from(
+        (key, handle, created_at_ms, added_at_ms, expires_at_ms): (String, String, u64, u64, u64),
+    ) -> Self {
+        Self {
+            key,
+            handle,
+            created_at_ms,
+            added_at_ms,
+            expires_at_ms,
+        }
+    }
+}
+
 /// A user index's plaintext, as it is written before sealing.
 pub fn encode_user_index(entries: &[IndexEntry]) -> Vec<u8> {
     user_index::encode(&user_index::Index {

@@ -45,20 +45,7 @@ fn index() -> impl Strategy<Value = Vec<IndexEntry>> {
         ),
         0..6,
     )
-    .prop_map(|entries| {
-        entries
-            .into_iter()
-            .map(
-                |(key, handle, created_at_ms, added_at_ms, expires_at_ms)| IndexEntry {
-                    key,
-                    handle,
-                    created_at_ms,
-                    added_at_ms,
-                    expires_at_ms,
-                },
-            )
-            .collect()
-    })
+    .prop_map(|entries| entries.into_iter().map(IndexEntry::from).collect())
 }
 
 proptest! {

@@ -24,6 +24,44 @@ pub struct SpecParts {
     pub database: u32,
 }
 
+impl SpecParts {
+    /// The spec that configures these parts: credentials percent-encoded
+    /// byte by byte (all but letters and digits), servers in order.
+    pub fn to_spec(&self) -> String {
+        let credentials = match (&self.username, &self.password) {
+            (None, None) => String::new(),
+            (username, password) => format!(
+                "{}:{}@",
+                percent_encode(username.as_deref().unwrap_or_default()),
+                percent_encode(password.as_deref().unwrap_or_default())
+            ),
+        };
+        let scheme = if self.cluster {
+            "redis+cluster"
+        } else {
+            "redis"
+        };
+        format!(
+            "{scheme}://{credentials}{}/{}",
+            self.servers.join(","),
+            self.database
+        )
+    }
+}
+
+/// `%XX` for every byte of `text` but letters and digits.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Reads and checks a spec as `RedisStore::from_spec` does, without making
 /// the client.
 ///

@@ -7,41 +7,6 @@
 use proptest::prelude::*;
 use session_redis::fuzz_entry::{SpecParts, check_spec, join_record, script_answer, split_record};
 
-/// `%XX` for every byte but letters and digits.
-fn escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// The spec that configures `parts`.
-fn spec_of(parts: &SpecParts) -> String {
-    let credentials = match (&parts.username, &parts.password) {
-        (None, None) => String::new(),
-        (username, password) => format!(
-            "{}:{}@",
-            escape(username.as_deref().unwrap_or_default()),
-            escape(password.as_deref().unwrap_or_default())
-        ),
-    };
-    let scheme = if parts.cluster {
-        "redis+cluster"
-    } else {
-        "redis"
-    };
-    format!(
-        "{scheme}://{credentials}{}/{}",
-        parts.servers.join(","),
-        parts.database
-    )
-}
-
 proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,80}", cluster in any::<bool>()) {
@@ -49,7 +14,7 @@ proptest! {
         for spec in [text.clone(), format!("{scheme}{text}")] {
             if let Ok(parts) = check_spec(&spec) {
                 prop_assert!(parts.cluster || parts.servers.len() == 1);
-                prop_assert_eq!(check_spec(&spec_of(&parts)), Ok(parts));
+                prop_assert_eq!(check_spec(&parts.to_spec()), Ok(parts));
             }
         }
     }
@@ -67,7 +32,7 @@ proptest! {
             password: Some(password),
             database,
         };
-        prop_assert_eq!(check_spec(&spec_of(&parts)), Ok(parts));
+        prop_assert_eq!(check_spec(&parts.to_spec()), Ok(parts));
     }
 
     #[test]

@@ -5,20 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::test_stores::CountingStore;
+use session_core::{SessionManager, SetCookie};
 
 use crate::common::{SECRET_A, holds_nothing, manager_on, manager_with, saved_session, user_name};
 use crate::{id_of, second_instance};
 
 const USER: &str = "alice.victim@example.com";
 
-/// The attacker made a stored session, planted its cookie in the victim's
-/// browser, and the victim logged in with it.
-#[tokio::test]
-async fn login_rotates_the_id_so_a_planted_stored_cookie_reaches_nothing() {
-    let store = Arc::new(CountingStore::new());
-    let manager = manager_on(Arc::clone(&store));
-    let planted = saved_session(&manager, &[("cart", "book")]).await;
-
+/// The victim logs in with the `planted` cookie; answers the cookie the login
+/// sets, after checking that it names another ID.
+async fn victim_logs_in_with(manager: &SessionManager, planted: &SetCookie) -> SetCookie {
     let victim = manager.get(Some(planted.value()));
     victim.login(USER).await.expect("login");
     let after_login = manager
@@ -31,6 +27,18 @@ async fn login_rotates_the_id_so_a_planted_stored_cookie_reaches_nothing() {
         id_of(planted.value()),
         "the login kept the planted ID"
     );
+    after_login
+}
+
+/// The attacker made a stored session, planted its cookie in the victim's
+/// browser, and the victim logged in with it.
+#[tokio::test]
+async fn login_rotates_the_id_so_a_planted_stored_cookie_reaches_nothing() {
+    let store = Arc::new(CountingStore::new());
+    let manager = manager_on(Arc::clone(&store));
+    let planted = saved_session(&manager, &[("cart", "book")]).await;
+
+    let after_login = victim_logs_in_with(&manager, &planted).await;
     let victims = manager.get(Some(after_login.value()));
     assert_eq!(user_name(&victims).await.as_deref(), Some(USER));
 
@@ -63,18 +71,7 @@ async fn login_rotates_the_id_so_a_planted_record_less_cookie_reaches_nothing() 
         .expect("a form visit sets a cookie");
     assert_eq!(store.writes(), 0, "the planted session has no record");
 
-    let victim = manager.get(Some(planted.value()));
-    victim.login(USER).await.expect("login");
-    let after_login = manager
-        .set(&victim)
-        .await
-        .expect("set")
-        .expect("a login sets a cookie");
-    assert_ne!(
-        id_of(after_login.value()),
-        id_of(planted.value()),
-        "the login was stored under the planted ID"
-    );
+    let after_login = victim_logs_in_with(&manager, &planted).await;
 
     for instance in [&manager, &second_instance(&store)] {
         let attacker = instance.get(Some(planted.value()));
