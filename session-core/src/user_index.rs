@@ -22,9 +22,10 @@
 //!   that a session claimed after its entry was taken away is refused.
 //! - **Lost.** An index that is missing altogether was lost (evicted, or on a
 //!   memcached server taken out of the list), not emptied: the next session
-//!   to be checked writes it anew, marked as rebuilding, and every live
-//!   session of the user lists itself again at its own check, until the user
-//!   ends a session, which closes the rebuild (see [`check`]).
+//!   of the user to be checked or to log in writes it anew, marked as
+//!   rebuilding, and every live session of the user lists itself again at its
+//!   own check, until the user ends a session, which closes the rebuild even
+//!   when it ends nothing listed (see [`check`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -239,33 +240,24 @@ pub(crate) async fn check(
     now_ms: u64,
 ) -> Result<bool, Error> {
     let keys = store_keys(config, user);
-    let started = Instant::now();
-    for _ in 0..WRITE_ATTEMPTS {
-        let (expected, mut index) = match load(config, &keys).await? {
-            None => (None, Index::default()),
-            Some(found) if found.index.entries.iter().any(|entry| entry.key == key) => {
-                return Ok(true);
-            }
-            Some(found) if found.place == 0 && found.index.rebuilding => {
-                (Some(found.version), found.index)
-            }
-            Some(_) => return Ok(false),
-        };
-        if expected.is_none() {
-            tracing::info!("a user's index of sessions was lost; rebuilding it");
-        }
-        index.rebuilding = true;
-        index
-            .entries
-            .push(Entry::new(config, key, created_at_ms, now_ms));
-        if write(config, &keys[0], &index, expected, now_ms).await? {
+    match load(config, &keys).await? {
+        Some(found) if found.index.entries.iter().any(|entry| entry.key == key) => {
             return Ok(true);
         }
+        Some(found) if !found.index.rebuilding => return Ok(false),
+        Some(_) => {}
+        None => tracing::info!("a user's index of sessions was lost; rebuilding it"),
     }
-    Err(Error::Contended {
-        attempts: u32::try_from(WRITE_ATTEMPTS).unwrap_or(u32::MAX),
-        elapsed: started.elapsed(),
+    // Lost or rebuilding: list this session, unless an ending closed the
+    // rebuild meanwhile.
+    let entry = Entry::new(config, key, created_at_ms, now_ms);
+    let index = update(config, user, now_ms, |index| {
+        if index.rebuilding && !index.entries.iter().any(|listed| listed.key == entry.key) {
+            index.entries.push(entry.clone());
+        }
     })
+    .await?;
+    Ok(index.entries.iter().any(|listed| listed.key == key))
 }
 
 /// Writes `index` at `key`: over the version `expected` (with compare-and-set
@@ -324,11 +316,21 @@ pub(crate) async fn update(
                 index,
             }) => (Some(version), index, None),
             Some(Found { place, index, .. }) => (None, index, Some(&keys[place])),
-            None => (None, Index::default(), None),
+            // Missing means lost, never emptied (an emptied index stays):
+            // what is written now starts a rebuild, unless `change` closes it.
+            None => (
+                None,
+                Index {
+                    entries: Vec::new(),
+                    rebuilding: true,
+                },
+                None,
+            ),
         };
         let mut index = prune(config, user, index, now_ms).await?;
         change(&mut index);
-        if index.entries.is_empty() && !stored {
+        if index.entries.is_empty() && index.rebuilding && !stored {
+            // Still as good as lost: nothing to write.
             return Ok(index);
         }
         // An emptied index is written too, not deleted: it stays to tell

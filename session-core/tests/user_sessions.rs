@@ -312,3 +312,111 @@ async fn a_listed_key_holding_something_else_is_not_listed() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].is_current());
 }
+
+/// A login after the index was lost (a new device, whose anonymous session
+/// was never checked) starts a rebuild too: the user's other sessions list
+/// themselves again instead of being refused.
+#[tokio::test]
+async fn a_login_after_the_index_was_lost_logs_no_other_session_out() {
+    let store = Arc::new(CountingStore::new());
+    let laptop = logged_in(&manager(&store), USER).await;
+    store
+        .inner()
+        .delete(&index_key(&store))
+        .await
+        .expect("delete");
+
+    let other_process = manager(&store);
+    let phone = logged_in(&other_process, USER).await;
+    assert_eq!(
+        user_of(&other_process, &laptop).await.as_deref(),
+        Some(USER)
+    );
+    assert_eq!(user_of(&other_process, &phone).await.as_deref(), Some(USER));
+}
+
+/// Ending the others closes a rebuild even when no other session has listed
+/// itself yet, so none of them can list itself afterwards.
+#[tokio::test]
+async fn ending_no_listed_other_session_still_closes_the_rebuild() {
+    let store = Arc::new(CountingStore::new());
+    let first_process = manager(&store);
+    let laptop = logged_in(&first_process, USER).await;
+    let stolen = logged_in(&first_process, USER).await;
+    store
+        .inner()
+        .delete(&index_key(&store))
+        .await
+        .expect("delete");
+
+    let other_process = manager(&store);
+    let ended = other_process
+        .get(Some(laptop.value()))
+        .end_other_user_sessions()
+        .await
+        .expect("end the others");
+    assert_eq!(ended, 0, "no other session was listed yet");
+    assert_eq!(
+        user_of(&manager(&store), &stolen).await,
+        None,
+        "a session unlisted when the others were ended came back"
+    );
+    assert_eq!(
+        user_of(&manager(&store), &laptop).await.as_deref(),
+        Some(USER)
+    );
+}
+
+/// "Log out everywhere" from a session whose check still stands in this
+/// process, while the index is lost, ends every other session all the same.
+#[tokio::test]
+async fn logging_out_everywhere_over_a_lost_index_ends_every_session() {
+    let store = Arc::new(CountingStore::new());
+    let first_process = manager_with(&store, &[SECRET_A], |builder| {
+        builder.index_check_interval(Duration::from_secs(3600))
+    });
+    let laptop = logged_in(&first_process, USER).await;
+    let phone = logged_in(&first_process, USER).await;
+    assert_eq!(
+        user_of(&first_process, &laptop).await.as_deref(),
+        Some(USER)
+    );
+    store
+        .inner()
+        .delete(&index_key(&store))
+        .await
+        .expect("delete");
+
+    let session = first_process.get(Some(laptop.value()));
+    session
+        .logout_everywhere()
+        .await
+        .expect("logout everywhere");
+    let end = first_process.finish(&session, 303).await;
+    assert!(end.set_cookie().is_some_and(SetCookie::is_removal));
+    for cookie in [&laptop, &phone] {
+        assert_eq!(user_of(&manager(&store), cookie).await, None);
+    }
+}
+
+/// A key rotation while a lost index is rebuilt, under the old key's place:
+/// the sessions not listed yet still list themselves, and the index moves to
+/// the new key's place.
+#[tokio::test]
+async fn a_key_rotation_during_a_rebuild_logs_no_session_out() {
+    let store = Arc::new(CountingStore::new());
+    let old = manager(&store);
+    let laptop = logged_in(&old, USER).await;
+    let phone = logged_in(&old, USER).await;
+    store
+        .inner()
+        .delete(&index_key(&store))
+        .await
+        .expect("delete");
+    assert_eq!(user_of(&old, &laptop).await.as_deref(), Some(USER));
+
+    let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
+    assert_eq!(user_of(&rotated, &phone).await.as_deref(), Some(USER));
+    assert_eq!(user_of(&rotated, &laptop).await.as_deref(), Some(USER));
+    assert_eq!(sessions_of(&rotated, &phone).await.len(), 2);
+}

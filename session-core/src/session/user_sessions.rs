@@ -207,12 +207,11 @@ impl Session {
         user: &str,
         keys: Vec<String>,
     ) -> Result<(), Error> {
-        if keys.is_empty() {
-            return Ok(());
-        }
         if let Err(error) = self.delete_records(state, keys.clone()).await {
             return Err(state.fail(error, "ending sessions"));
         }
+        // Even with nothing to end: taking the index off a rebuild is part
+        // of ending the others.
         self.unlist(state, user, &keys).await;
         Ok(())
     }
