@@ -43,6 +43,11 @@
 //! user's sessions are listed and ended, and the same store with
 //! compare-and-set hidden gets last-write-wins.
 //!
+//! **Several processes.** [`transactions_are_exact`] and
+//! [`concurrent_writes_all_persist`] run one session's transactions through
+//! several managers at once, each on its own client of your store: give them
+//! clients of a real server to prove compare-and-set across connections.
+//!
 //! **Its shape.** Each check takes a fresh store from your constructor, uses
 //! keys under its own namespace ([`Options::namespace`], default
 //! `conformance:`), and deletes every key it wrote when it passes, so a
@@ -54,6 +59,7 @@
 //! ([`test_stores::MutantStore`](crate::test_stores::MutantStore)): it must
 //! fail every one of them.
 
+mod processes;
 mod races;
 mod recorder;
 mod records;
@@ -67,6 +73,7 @@ use std::time::Duration;
 use crate::id::random_bytes;
 use crate::store::Store;
 
+pub use processes::{concurrent_writes_all_persist, transactions_are_exact};
 pub use sessions::WithoutCompareAndSet;
 
 use recorder::Recorder;

@@ -110,3 +110,25 @@ async fn the_suite_passes_a_correct_store_far_away() {
     })
     .await;
 }
+
+/// Two clients of one store whose compare-and-set writes whatever the
+/// version: the several-processes check catches the lost counts, and passes
+/// the same store without the bug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_across_clients_catch_a_compare_and_set_that_ignores_versions() {
+    let clients = |store: MutantStore| {
+        let store: Arc<dyn session_core::Store> = Arc::new(store);
+        vec![Arc::clone(&store), store]
+    };
+    conformance::transactions_are_exact(clients(MutantStore::correct())).await;
+    let broken = tokio::spawn(conformance::transactions_are_exact(clients(
+        MutantStore::new(Mutant::CompareAndSetIgnoresVersion),
+    )))
+    .await;
+    let panic = broken.expect_err("the check passed a store that loses updates");
+    let message = message(panic.into_panic());
+    assert!(
+        message.contains("lost or repeated"),
+        "unexpected failure: {message}"
+    );
+}

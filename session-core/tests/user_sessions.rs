@@ -128,13 +128,14 @@ async fn an_expired_session_is_not_listed() {
     assert_eq!(user_of(&manager, &idle).await, None);
 }
 
-/// The key of the one user's index `store` holds.
-fn index_key(store: &CountingStore) -> String {
-    store
+/// Loses the one user's index `store` holds, as an eviction would.
+async fn lose_the_index(store: &CountingStore) {
+    let key = store
         .written_keys()
         .into_iter()
         .find(|key| key.contains("user:"))
-        .expect("the index was written")
+        .expect("the index was written");
+    store.inner().delete(&key).await.expect("delete");
 }
 
 /// An index lost (evicted, or on a memcached server taken out of the list)
@@ -156,11 +157,7 @@ async fn a_lost_index_is_rebuilt_by_its_users_sessions() {
     assert_eq!(user_of(&manager, &laptop).await.as_deref(), Some(USER));
     assert_eq!((store.counts() - before).total(), 1, "one store call");
 
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
 
     // Another process (or this one after the interval) finds the index gone.
     let other_process = manager_with(&store, &[SECRET_A], |builder| builder);
@@ -186,11 +183,7 @@ async fn ending_a_session_closes_the_rebuild_of_a_lost_index() {
     let laptop = logged_in(&first_process, USER).await;
     let phone = logged_in(&first_process, USER).await;
     let tablet = logged_in(&first_process, USER).await;
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
 
     let other_process = manager(&store);
     assert_eq!(
@@ -320,11 +313,7 @@ async fn a_listed_key_holding_something_else_is_not_listed() {
 async fn a_login_after_the_index_was_lost_logs_no_other_session_out() {
     let store = Arc::new(CountingStore::new());
     let laptop = logged_in(&manager(&store), USER).await;
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
 
     let other_process = manager(&store);
     let phone = logged_in(&other_process, USER).await;
@@ -343,11 +332,7 @@ async fn ending_no_listed_other_session_still_closes_the_rebuild() {
     let first_process = manager(&store);
     let laptop = logged_in(&first_process, USER).await;
     let stolen = logged_in(&first_process, USER).await;
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
 
     let other_process = manager(&store);
     let ended = other_process
@@ -381,11 +366,7 @@ async fn logging_out_everywhere_over_a_lost_index_ends_every_session() {
         user_of(&first_process, &laptop).await.as_deref(),
         Some(USER)
     );
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
 
     let session = first_process.get(Some(laptop.value()));
     session
@@ -408,11 +389,7 @@ async fn a_key_rotation_during_a_rebuild_logs_no_session_out() {
     let old = manager(&store);
     let laptop = logged_in(&old, USER).await;
     let phone = logged_in(&old, USER).await;
-    store
-        .inner()
-        .delete(&index_key(&store))
-        .await
-        .expect("delete");
+    lose_the_index(&store).await;
     assert_eq!(user_of(&old, &laptop).await.as_deref(), Some(USER));
 
     let rotated = manager_with(&store, &[SECRET_B, SECRET_A], |builder| builder);
