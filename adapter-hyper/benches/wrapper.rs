@@ -32,29 +32,25 @@ use http::{Request, Response};
 use http_body_util::{Either, Empty, Full};
 use hyper::service::{Service as _, service_fn};
 use hyper_util::service::TowerToHyperService;
-use session_core::{KeyRing, MemoryStore, Session, SessionManager};
+use session_core::{KeyRing, MemoryStore, SessionManager};
 use tower_layer::Layer;
 
 type Body = Full<Bytes>;
 
 /// The handler every variant serves: reads `visits` when asked to.
 async fn handler(request: Request<Empty<Bytes>>) -> Result<Response<Body>, Infallible> {
-    if request.uri().path() == "/read" {
-        let session = request
-            .extensions()
-            .get::<Session>()
-            .cloned()
-            .or_else(|| request.session().ok());
-        if let Some(session) = session {
-            let visits = session.get::<u64>("visits").await.ok().flatten();
-            return Ok(Response::new(Full::from(format!("{visits:?}"))));
-        }
+    if request.uri().path() == "/read"
+        && let Ok(session) = request.session()
+    {
+        let visits = session.get::<u64>("visits").await.ok().flatten();
+        return Ok(Response::new(Full::from(format!("{visits:?}"))));
     }
     Ok(Response::new(Full::from("ok")))
 }
 
 /// The tower alternative: a `Layer` whose service clones the inner one per
-/// call, as tower's contract requires of a service that is driven ready.
+/// call, as tower's contract requires of a service that is driven ready. It
+/// runs the same request scope; its future is boxed, as an `async` block is.
 #[derive(Clone)]
 struct TowerSessionLayer(SessionManager);
 
@@ -95,19 +91,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        let session = self.manager.start_from_header_map(request.headers());
-        request.extensions_mut().insert(session.clone());
-        let answer = ready.call(request);
-        let manager = self.manager.clone();
+        let scoped = self.manager.scope(
+            || ready.call(request),
+            |answer| {
+                answer
+                    .as_ref()
+                    .map_or(500, |response| response.status().as_u16())
+            },
+        );
         Box::pin(async move {
-            let answer = answer.await;
-            let status = answer
-                .as_ref()
-                .map_or(500, |response| response.status().as_u16());
-            let end = manager.finish(&session, status).await;
+            let (answer, end) = scoped.await;
             let mut response = match (end.error_reply(), answer) {
                 (Some(reply), _) => reply.to_response().map(Either::Right),
                 (None, Ok(response)) => response.map(Either::Left),

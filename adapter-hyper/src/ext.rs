@@ -5,22 +5,22 @@ use std::future::Future;
 
 use http::header::LOCATION;
 use http::request::Parts;
-use http::{Extensions, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 use session_core::{ErrorReply, Session};
-
-/// What [`SessionService`](crate::SessionService) puts in a request's
-/// extensions: a private type, so nothing else can plant a session there.
-#[derive(Debug, Clone)]
-pub(crate) struct SessionHandle(pub(crate) Session);
 
 /// The session of a request served through
 /// [`SessionService`](crate::SessionService), for `http::Request` and for its
 /// [`Parts`].
 ///
-/// Getting the session does no I/O: the record is loaded by the first
-/// [`Session`] method that needs it, so a request that never uses its session
-/// costs no store call.
+/// The first call in a request starts the session from this request's
+/// `Cookie` headers; later calls answer the same session. Getting it does no
+/// I/O: the record is loaded by the first [`Session`] method that needs it,
+/// so a request that never uses its session costs no store call.
+///
+/// The session is reachable while the service handles the request: in the
+/// inner service's `call` and in its future (the handler). A task the handler
+/// spawns is outside it; hand that task the [`Session`] (a cheap clone).
 ///
 /// ```
 /// use adapter_hyper::SessionExt as _;
@@ -40,8 +40,9 @@ pub trait SessionExt {
     ///
     /// # Errors
     ///
-    /// [`MissingSessionService`] when the request did not come through a
-    /// [`SessionService`](crate::SessionService): a wiring mistake.
+    /// [`MissingSessionService`] outside a
+    /// [`SessionService`](crate::SessionService)'s handling of a request: the
+    /// service is missing, or this code runs in a task of its own.
     fn session(&self) -> Result<Session, MissingSessionService>;
 
     /// The logged-in user as a `T` (a `String` name by default), or the
@@ -62,7 +63,7 @@ pub trait SessionExt {
 
 impl<Body> SessionExt for Request<Body> {
     fn session(&self) -> Result<Session, MissingSessionService> {
-        session_in(self.extensions())
+        session_in(self.headers())
     }
 
     fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
@@ -76,7 +77,7 @@ impl<Body> SessionExt for Request<Body> {
 
 impl SessionExt for Parts {
     fn session(&self) -> Result<Session, MissingSessionService> {
-        session_in(&self.extensions)
+        session_in(&self.headers)
     }
 
     fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
@@ -88,19 +89,16 @@ impl SessionExt for Parts {
     }
 }
 
-/// A handler asked for its session on a request that did not come through a
-/// [`SessionService`](crate::SessionService).
+/// A handler asked for its session outside a
+/// [`SessionService`](crate::SessionService)'s handling of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "no session on this request: serve the handler through adapter_hyper::SessionService::new(manager, service)"
+    "no session here: serve the handler through adapter_hyper::SessionService::new(manager, service), and hand tasks it spawns the Session itself"
 )]
 pub struct MissingSessionService;
 
-fn session_in(extensions: &Extensions) -> Result<Session, MissingSessionService> {
-    extensions
-        .get::<SessionHandle>()
-        .map(|handle| handle.0.clone())
-        .ok_or(MissingSessionService)
+fn session_in(headers: &HeaderMap) -> Result<Session, MissingSessionService> {
+    session_core::current_session_in(headers).ok_or(MissingSessionService)
 }
 
 /// Owns what it needs (not the request), so its future is `Send` whatever

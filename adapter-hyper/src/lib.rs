@@ -2,7 +2,7 @@
 //!
 //! - [`SessionService`]: wraps any [`hyper::service::Service`] (a
 //!   `service_fn`, your router) and runs the core's request lifecycle: it
-//!   starts each request's session from its `Cookie` headers and, after the
+//!   makes each request's session reachable from its handler and, after the
 //!   inner service answers, applies what the core says.
 //! - [`SessionExt`]: `request.session()` in handlers, on `http::Request` and
 //!   `http::request::Parts`, and `request.current_user()`: the logged-in user
@@ -108,6 +108,19 @@
 //!
 //! A handler served without the wrapper gets [`MissingSessionService`] from
 //! [`SessionExt::session`], whose message says what to add.
+//!
+//! # How the session reaches the handler
+//!
+//! Not through the request's extensions: inserting there costs three
+//! allocations on every request, used or not. The wrapper runs the inner
+//! service in the core's request scope
+//! ([`SessionManager::scope`](session_core::SessionManager::scope)) instead:
+//! `request.session()` starts the session from the request's `Cookie`
+//! headers on first use, and a request that never asks costs no allocation,
+//! no cookie parsing and no store call. The scope covers the inner service's
+//! `call` and every poll of its future; a task the handler spawns is outside
+//! it, so hand that task the [`Session`](session_core::Session) (a cheap
+//! clone) rather than the request.
 //!
 //! The service is `Clone` when the inner one is, and its futures are `Send`
 //! (the inner service's future must be too), for multi-threaded runtimes.

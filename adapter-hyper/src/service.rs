@@ -2,14 +2,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use hyper::service::Service;
-use session_core::SessionManager;
-
-use crate::ext::SessionHandle;
+use pin_project_lite::pin_project;
+use session_core::{Scoped, SessionManager};
 
 /// The body of a [`SessionService`] response: the inner service's own body
 /// (`Either::Left`), or the manager's error reply that replaced it
@@ -21,21 +21,17 @@ use crate::ext::SessionHandle;
 /// [`BodyExt::collect`](http_body_util::BodyExt::collect) reads it in tests.
 pub type SessionBody<B> = Either<B, Full<Bytes>>;
 
-/// The future of [`SessionService::call`]: boxed, because it awaits the core's
-/// `finish`, whose future type cannot be named.
-pub type SessionFuture<B, E> =
-    Pin<Box<dyn Future<Output = Result<Response<SessionBody<B>>, E>> + Send>>;
-
 /// A hyper [`Service`] that gives every request a session: wrap your service
 /// in it and hand it to `hyper::server::conn::http1::Builder::serve_connection`
 /// (or hyper-util's builders).
 ///
-/// For each request it starts the session from the `Cookie` headers (no I/O),
-/// puts it in the request's extensions for
-/// [`SessionExt`](crate::SessionExt), calls the inner service, and then
-/// applies what the core's `finish` answers: the `Set-Cookie` and
-/// `Cache-Control` headers, or the manager's error reply in place of the
-/// response when the session failed.
+/// For each request it calls the inner service in the core's request scope
+/// ([`SessionManager::scope`]), where [`SessionExt`](crate::SessionExt)
+/// starts the session from the `Cookie` headers the first time a handler
+/// asks. When the inner service has answered, it applies what the core's
+/// `finish` answers: the `Set-Cookie` and `Cache-Control` headers, or the
+/// manager's error reply in place of the response when the session failed. A
+/// request whose handler never asks costs no allocation and no store call.
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     inner: S,
@@ -53,38 +49,53 @@ impl<S> SessionService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    ResBody: Send + 'static,
 {
     type Response = Response<SessionBody<ResBody>>;
     type Error = S::Error;
-    type Future = SessionFuture<ResBody, S::Error>;
+    type Future = SessionFuture<S::Future>;
 
-    fn call(&self, mut request: Request<ReqBody>) -> Self::Future {
-        let session = self.manager.start_from_header_map(request.headers());
-        request
-            .extensions_mut()
-            .insert(SessionHandle(session.clone()));
-        let answer = self.inner.call(request);
-        let manager = self.manager.clone();
-        Box::pin(async move {
-            let answer = answer.await;
-            // An error from the inner service counts as a 500: nothing is
-            // saved. If the session failed, the client still gets the
-            // manager's reply rather than a dropped connection, so a handler
-            // may even hand its session errors to hyper with `?`.
-            let status = answer
-                .as_ref()
-                .map_or(500, |response| response.status().as_u16());
-            let end = manager.finish(&session, status).await;
-            let mut response = match (end.error_reply(), answer) {
-                (Some(reply), _) => reply.to_response().map(Either::Right),
-                (None, Ok(response)) => response.map(Either::Left),
-                (None, Err(error)) => return Err(error),
-            };
-            end.apply_headers(response.headers_mut());
-            Ok(response)
-        })
+    fn call(&self, request: Request<ReqBody>) -> Self::Future {
+        SessionFuture {
+            scoped: self.manager.scope(|| self.inner.call(request), status),
+        }
+    }
+}
+
+/// An error from the inner service counts as a 500: nothing is saved.
+fn status<B, E>(answer: &Result<Response<B>, E>) -> u16 {
+    answer
+        .as_ref()
+        .map_or(500, |response| response.status().as_u16())
+}
+
+pin_project! {
+    /// The future of [`SessionService::call`]: the inner service's future in
+    /// the request scope, then the end of the request.
+    #[must_use = "futures do nothing unless polled"]
+    #[derive(Debug)]
+    pub struct SessionFuture<F: Future> {
+        #[pin]
+        scoped: Scoped<F>,
+    }
+}
+
+impl<F, B, E> Future for SessionFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<SessionBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (answer, end) = ready!(self.project().scoped.poll(cx));
+        // If the session failed, the client gets the manager's reply rather
+        // than a dropped connection, so a handler may even hand its session
+        // errors to hyper with `?`.
+        let mut response = match (end.error_reply(), answer) {
+            (Some(reply), _) => reply.to_response().map(Either::Right),
+            (None, Ok(response)) => response.map(Either::Left),
+            (None, Err(error)) => return Poll::Ready(Err(error)),
+        };
+        end.apply_headers(response.headers_mut());
+        Poll::Ready(Ok(response))
     }
 }

@@ -171,6 +171,49 @@ async fn current_user_from_parts_redirects_with_the_query() {
     );
 }
 
+/// A hand-written service may ask in its synchronous `call`, before its
+/// future exists; a task its handler spawns may not, and is told what to do.
+#[tokio::test]
+async fn a_service_may_ask_in_call_and_a_spawned_task_gets_the_session_handed() {
+    #[derive(Clone)]
+    struct AsksInCall;
+
+    impl Service<Request<Empty<Bytes>>> for AsksInCall {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+        >;
+
+        fn call(&self, request: Request<Empty<Bytes>>) -> Self::Future {
+            let session = request.session();
+            Box::pin(async move {
+                let Ok(session) = session else {
+                    return Ok(Response::new(Full::from("no session in call")));
+                };
+                let spawned = tokio::spawn(async move { request.session() });
+                let missing = spawned.await.expect("the spawned task");
+                let handed =
+                    tokio::spawn(async move { session.insert("visits", &1u64).await.is_ok() });
+                let saved = handed.await.expect("the spawned task");
+                let body = format!("spawned: {missing:?}, handed: {saved}");
+                Ok(Response::new(Full::from(body)))
+            })
+        }
+    }
+
+    let service = SessionService::new(manager(), AsksInCall);
+    let response = service.call(get("/")).await.expect("infallible");
+    assert!(
+        response.headers().contains_key(SET_COOKIE),
+        "the session from call was saved"
+    );
+    assert_eq!(
+        text(response.into_body()).await,
+        "spawned: Err(MissingSessionService), handed: true"
+    );
+}
+
 /// Served by hyper itself: `Incoming` request bodies, a spawned (so `Send`)
 /// connection, keep-alive, the cookie round trip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -323,6 +323,7 @@ mod lifecycle;
 pub mod login;
 mod manager;
 mod memory;
+mod scope;
 mod seal;
 mod server_address;
 mod session;
@@ -359,6 +360,9 @@ pub use keys::{KeyRing, MIN_SECRET_BYTES};
 pub use lifecycle::{ErrorReply, RequestEnd};
 pub use manager::{DEFAULT_COOKIE_NAME, HOST_COOKIE_NAME, SessionManager, SessionManagerBuilder};
 pub use memory::MemoryStore;
+#[cfg(feature = "http")]
+pub use scope::current_session_in;
+pub use scope::{Scoped, current_session};
 pub use server_address::{InvalidAddress, ServerAddress};
 pub use session::{Session, UserSession};
 pub use store::{IntoStore, Loaded, SaveOutcome, Store, Version};

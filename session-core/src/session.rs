@@ -605,7 +605,13 @@ impl Session {
     /// remembered.
     async fn loaded_state(&self) -> Result<MutexGuard<'_, State>, Error> {
         let mut state = self.lock_state().await;
-        match self.load(&mut state).await {
+        if state.loaded {
+            return Ok(state);
+        }
+        // Boxed: the load's future is large, and only a request's first use
+        // runs it. Inline, every future that reads the session (and so the
+        // handler's) would carry it, and be copied whole wherever it moves.
+        match Box::pin(self.load(&mut state)).await {
             Ok(()) => Ok(state),
             Err(error) => Err(state.fail(error, "load")),
         }
@@ -640,9 +646,15 @@ impl Session {
         Ok(self.cookie_to_send(&mut state))
     }
 
+    /// Whether anything touched the session: one never used ends its request
+    /// with nothing to save or send.
+    pub(crate) fn is_used(&self) -> bool {
+        self.inner.used.load(Ordering::Acquire)
+    }
+
     /// [`SessionManager::finish`](crate::SessionManager::finish).
     pub(crate) async fn end_request(&self, status: u16) -> RequestEnd {
-        if !self.inner.used.load(Ordering::Acquire) {
+        if !self.is_used() {
             return RequestEnd::default();
         }
         let mut state = self.inner.state.lock().await;

@@ -1,0 +1,189 @@
+//! The request scope ([`SessionManager::scope`], [`current_session`]): the
+//! session is reachable from the call and from every poll of its future,
+//! from nowhere else; a request that never asks costs no store call; nested
+//! scopes and panics leave no session behind.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use session_core::test_stores::CountingStore;
+use session_core::{KeyRing, RequestEnd, Session, SessionManager, current_session};
+
+fn manager_on(store: Arc<CountingStore>) -> SessionManager {
+    SessionManager::builder(store, KeyRing::generate())
+        .secure(false)
+        .build()
+        .expect("a valid configuration")
+}
+
+/// The `name=value` pair of the cookie a response sets.
+fn cookie_of(end: &RequestEnd) -> String {
+    let header = end.set_cookie().expect("a cookie").header_value();
+    header.split(';').next().expect("a pair").to_owned()
+}
+
+/// Stores `visits` in a new session, the way a handler would, and answers
+/// the cookie the response would set.
+async fn new_session_with_visits(manager: &SessionManager, visits: u64) -> String {
+    let handler = async {
+        let session = current_session([]).expect("in the scope");
+        session.insert("visits", &visits).await.expect("stored");
+    };
+    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    cookie_of(&end)
+}
+
+#[tokio::test]
+async fn a_request_that_never_asks_costs_nothing() {
+    let store = Arc::new(CountingStore::new());
+    let manager = manager_on(store.clone());
+    let cookie = new_session_with_visits(&manager, 1).await;
+    let calls = store.calls();
+
+    let handler = async { "plain" };
+    let (output, end) = manager.scope(|| handler, |_| 200).await;
+    assert_eq!(output, "plain");
+    assert!(end.set_cookie().is_none() && end.cache_control().is_none());
+    assert!(end.error_reply().is_none());
+    assert_eq!(store.calls(), calls, "no store call without an ask");
+
+    // Asked for but never used: still nothing, even with a cookie.
+    let handler = async {
+        current_session([cookie.as_bytes()]).expect("in the scope");
+    };
+    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    assert!(end.set_cookie().is_none() && end.cache_control().is_none());
+    assert_eq!(store.calls(), calls, "a handle alone loads nothing");
+}
+
+#[tokio::test]
+async fn the_session_is_reachable_in_every_poll_and_only_there() {
+    let store = Arc::new(CountingStore::new());
+    let manager = manager_on(store.clone());
+    let cookie = new_session_with_visits(&manager, 41).await;
+    assert!(
+        current_session([cookie.as_bytes()]).is_none(),
+        "no scope yet"
+    );
+
+    let handler = async {
+        let first = current_session([cookie.as_bytes()]).expect("in the scope");
+        let visits: u64 = first.get("visits").await.expect("loaded").expect("stored");
+        first.insert("visits", &(visits + 1)).await.expect("set");
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+            // After every await, the same session: the value just set is
+            // there without a store call, and the argument is ignored.
+            let again = current_session([]).expect("still in the scope");
+            assert_eq!(again.get::<u64>("visits").await.expect("read"), Some(42));
+        }
+        tokio::spawn(async { current_session([]).is_none() })
+            .await
+            .expect("the spawned task")
+    };
+    let (spawned_saw_none, end) = manager.scope(|| handler, |_| 200).await;
+    assert!(spawned_saw_none, "a spawned task is outside the scope");
+    assert!(end.error_reply().is_none());
+    assert!(
+        end.set_cookie().is_none(),
+        "a stored session that only changed keeps its cookie"
+    );
+    assert!(current_session([]).is_none(), "the scope ended");
+
+    let handler = async {
+        let session = current_session([cookie.as_bytes()]).expect("in the scope");
+        session.get::<u64>("visits").await.expect("loaded")
+    };
+    let (visits, _) = manager.scope(|| handler, |_| 200).await;
+    assert_eq!(visits, Some(42), "the change was saved at the end");
+}
+
+/// A service may ask in its synchronous `call`, before its future exists:
+/// the future then reaches the same session.
+#[tokio::test]
+async fn a_session_asked_for_in_the_call_is_the_one_the_future_gets() {
+    let manager = manager_on(Arc::new(CountingStore::new()));
+    let call = || {
+        let in_call = current_session([]).expect("in the call");
+        async move {
+            in_call.insert("theme", "dark").await.expect("set");
+            let in_future = current_session([]).expect("in the future");
+            // A new session is stored only at the end: only the same
+            // session sees the value now.
+            in_future.get::<String>("theme").await.expect("read")
+        }
+    };
+    let (theme, end) = manager.scope(call, |_| 200).await;
+    assert_eq!(theme.as_deref(), Some("dark"));
+    assert!(end.set_cookie().is_some(), "the new session is saved");
+}
+
+/// A scope inside another one (a wrapped service inside a wrapped service):
+/// the inner one's session while it runs, the outer one's before and after.
+#[tokio::test]
+async fn nested_scopes_each_reach_their_own_session() {
+    let outer_manager = manager_on(Arc::new(CountingStore::new()));
+    let inner_manager = manager_on(Arc::new(CountingStore::new()));
+    let outer_cookie = new_session_with_visits(&outer_manager, 1).await;
+    let inner_cookie = new_session_with_visits(&inner_manager, 2).await;
+
+    let visits =
+        |session: Session| async move { session.get::<u64>("visits").await.expect("loaded") };
+    let handler = async {
+        let before = visits(current_session([outer_cookie.as_bytes()]).expect("outer")).await;
+        let inner = async {
+            let inner = current_session([inner_cookie.as_bytes()]).expect("inner");
+            tokio::task::yield_now().await;
+            visits(inner).await
+        };
+        let (inside, _) = inner_manager.scope(|| inner, |_| 200).await;
+        let after = visits(current_session([]).expect("outer again")).await;
+        (before, inside, after)
+    };
+    let ((before, inside, after), _) = outer_manager.scope(|| handler, |_| 200).await;
+    assert_eq!((before, inside, after), (Some(1), Some(2), Some(1)));
+}
+
+/// A `call` that panics leaves no session reachable on its thread.
+#[tokio::test]
+async fn a_panicking_call_leaves_no_session_behind() {
+    let manager = manager_on(Arc::new(CountingStore::new()));
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        manager.scope(
+            || -> std::future::Ready<()> {
+                current_session([]).expect("in the call");
+                panic!("the inner service panicked");
+            },
+            |()| 200,
+        )
+    }));
+    assert!(panicked.is_err());
+    assert!(current_session([]).is_none(), "no session after the panic");
+}
+
+/// The status decides as in `finish`: a 5xx saves nothing, a failed store
+/// answers the error reply.
+#[tokio::test]
+async fn the_end_follows_the_status_and_the_store() {
+    let store = Arc::new(CountingStore::new());
+    let manager = manager_on(store.clone());
+    let handler = async {
+        let session = current_session([]).expect("in the scope");
+        session.insert("visits", &1u64).await.expect("set");
+    };
+    let ((), end) = manager.scope(|| handler, |()| 500).await;
+    assert!(
+        end.set_cookie().is_none() && store.writes() == 0,
+        "a 5xx saves nothing"
+    );
+
+    store.set_failing(true);
+    let handler = async {
+        let session = current_session([]).expect("in the scope");
+        session.insert("visits", &1u64).await.expect("set");
+    };
+    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    let reply = end.error_reply().expect("the store failed at the save");
+    assert_eq!(reply.status(), 503);
+    assert!(end.set_cookie().is_none());
+}
