@@ -5,7 +5,7 @@ use std::future::Future;
 
 use http::header::LOCATION;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::{Extensions, HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 use serde::de::DeserializeOwned;
 use session_core::{ErrorReply, Session};
 
@@ -14,13 +14,18 @@ use session_core::{ErrorReply, Session};
 /// [`Parts`].
 ///
 /// The first call in a request starts the session from this request's
-/// `Cookie` headers; later calls answer the same session. Getting it does no
-/// I/O: the record is loaded by the first [`Session`] method that needs it,
-/// so a request that never uses its session costs no store call.
+/// `Cookie` headers; later calls answer the same session, on this request or
+/// on any with the same session cookie (another gets
+/// [`MissingSessionService`]). Getting it does no I/O: the record is loaded
+/// by the first [`Session`] method that needs it, so a request that never
+/// uses its session costs no store call.
 ///
 /// The session is reachable while the service handles the request: in the
-/// inner service's `call` and in its future (the handler). A task the handler
-/// spawns is outside it; hand that task the [`Session`] (a cheap clone).
+/// inner service's `call` and in its future (the handler), through the core's
+/// request scope. A task the handler spawns is outside it, and so is an inner
+/// `call` run on another task (behind tower's `Buffer`). Hand such a task the
+/// [`Session`] (a cheap clone), or the request after
+/// [`attach_session`](SessionExt::attach_session).
 ///
 /// ```
 /// use adapter_hyper::SessionExt as _;
@@ -41,9 +46,20 @@ pub trait SessionExt {
     /// # Errors
     ///
     /// [`MissingSessionService`] outside a
-    /// [`SessionService`](crate::SessionService)'s handling of a request: the
-    /// service is missing, or this code runs in a task of its own.
+    /// [`SessionService`](crate::SessionService)'s handling of a request (the
+    /// service is missing, or this code runs in a task of its own), or for a
+    /// request with another session cookie than the one that asked first.
     fn session(&self) -> Result<Session, MissingSessionService>;
+
+    /// Keeps the session in the request's extensions, where
+    /// [`session`](SessionExt::session) finds it in any task: call it before
+    /// moving the request into a task of its own. It costs the allocations of
+    /// the extensions map, which requests that stay in their task do without.
+    ///
+    /// # Errors
+    ///
+    /// [`MissingSessionService`], as [`session`](SessionExt::session).
+    fn attach_session(&mut self) -> Result<(), MissingSessionService>;
 
     /// The logged-in user as a `T` (a `String` name by default), or the
     /// response to send instead: a 303 to the manager's login URL with this
@@ -63,7 +79,13 @@ pub trait SessionExt {
 
 impl<Body> SessionExt for Request<Body> {
     fn session(&self) -> Result<Session, MissingSessionService> {
-        session_in(self.headers())
+        session_in(self.extensions(), self.headers())
+    }
+
+    fn attach_session(&mut self) -> Result<(), MissingSessionService> {
+        let session = self.session()?;
+        self.extensions_mut().insert(Attached(session));
+        Ok(())
     }
 
     fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
@@ -77,7 +99,13 @@ impl<Body> SessionExt for Request<Body> {
 
 impl SessionExt for Parts {
     fn session(&self) -> Result<Session, MissingSessionService> {
-        session_in(&self.headers)
+        session_in(&self.extensions, &self.headers)
+    }
+
+    fn attach_session(&mut self) -> Result<(), MissingSessionService> {
+        let session = self.session()?;
+        self.extensions.insert(Attached(session));
+        Ok(())
     }
 
     fn current_user<T, B>(&self) -> impl Future<Output = Result<T, Response<B>>> + Send
@@ -93,12 +121,23 @@ impl SessionExt for Parts {
 /// [`SessionService`](crate::SessionService)'s handling of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "no session here: serve the handler through adapter_hyper::SessionService::new(manager, service), and hand tasks it spawns the Session itself"
+    "no session here: serve the handler through adapter_hyper::SessionService::new(manager, service); in a task of its own, use the Session handed to it or request.attach_session() before the move"
 )]
 pub struct MissingSessionService;
 
-fn session_in(headers: &HeaderMap) -> Result<Session, MissingSessionService> {
-    session_core::current_session_in(headers).ok_or(MissingSessionService)
+/// What [`SessionExt::attach_session`] puts in a request's extensions: a
+/// private type, so nothing else can plant a session there.
+#[derive(Clone)]
+struct Attached(Session);
+
+fn session_in(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+) -> Result<Session, MissingSessionService> {
+    match extensions.get::<Attached>() {
+        Some(Attached(session)) => Ok(session.clone()),
+        None => session_core::current_session_in(headers).ok_or(MissingSessionService),
+    }
 }
 
 /// Owns what it needs (not the request), so its future is `Send` whatever

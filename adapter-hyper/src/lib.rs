@@ -106,7 +106,7 @@
 //! nothing either. Change the replies per error kind with
 //! [`SessionManagerBuilder::error_reply`](session_core::SessionManagerBuilder::error_reply).
 //!
-//! A handler served without the wrapper gets [`MissingSessionService`] from
+//! A handler served outside the wrapper gets [`MissingSessionService`] from
 //! [`SessionExt::session`], whose message says what to add.
 //!
 //! # How the session reaches the handler
@@ -117,10 +117,16 @@
 //! ([`SessionManager::scope`](session_core::SessionManager::scope)) instead:
 //! `request.session()` starts the session from the request's `Cookie`
 //! headers on first use, and a request that never asks costs no allocation,
-//! no cookie parsing and no store call. The scope covers the inner service's
-//! `call` and every poll of its future; a task the handler spawns is outside
-//! it, so hand that task the [`Session`](session_core::Session) (a cheap
-//! clone) rather than the request.
+//! no cookie parsing and no store call.
+//!
+//! The scope covers the inner service's `call` and every poll of its future.
+//! Code in a task of its own is outside it: a task the handler spawns, an
+//! inner `call` that tower's `Buffer` runs on its worker. Hand such a task the
+//! [`Session`](session_core::Session) (a cheap clone), or call
+//! [`SessionExt::attach_session`] before moving the request there. Within the
+//! scope, a request that carries another session cookie than the one that
+//! asked first gets no session, so code working for another request never
+//! acts on this one's.
 //!
 //! The service is `Clone` when the inner one is, and its futures are `Send`
 //! (the inner service's future must be too), for multi-threaded runtimes.

@@ -24,6 +24,9 @@ async fn handle(request: Request<Empty<Bytes>>) -> Result<Response<Full<Bytes>>,
     let Ok(session) = request.session() else {
         return Ok(Response::new(Full::from("no session")));
     };
+    if request.uri().path() == "/asks" {
+        return Ok(Response::new(Full::from("asked")));
+    }
     let visits = session
         .get::<u64>("visits")
         .await
@@ -57,6 +60,8 @@ where
     dhat::HeapStats::get().total_blocks - before
 }
 
+// One test in this binary: dhat's counts are process-wide, and a second test
+// would run beside this one.
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_that_never_asks_allocates_nothing_more() {
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -75,13 +80,20 @@ async fn a_request_that_never_asks_allocates_nothing_more() {
 
     let bare_plain = allocations(&bare, "/plain", &cookie).await;
     let wrapped_plain = allocations(&wrapped, "/plain", &cookie).await;
+    let wrapped_asks = allocations(&wrapped, "/asks", &cookie).await;
     let wrapped_visits = allocations(&wrapped, "/visits", &cookie).await;
     println!(
-        "allocations per {ROUNDS} requests: /plain bare {bare_plain}, wrapped {wrapped_plain}; /visits wrapped {wrapped_visits}"
+        "allocations per {ROUNDS} requests: /plain bare {bare_plain}, wrapped {wrapped_plain}; \
+         /asks wrapped {wrapped_asks}; /visits wrapped {wrapped_visits}"
     );
     assert_eq!(
         wrapped_plain, bare_plain,
         "a request that never asks for its session allocates nothing more"
+    );
+    assert_eq!(
+        wrapped_asks,
+        bare_plain + ROUNDS,
+        "asking allocates the session handle, and nothing ends an unused one"
     );
     assert!(
         wrapped_visits > wrapped_plain + ROUNDS,

@@ -172,7 +172,8 @@ async fn current_user_from_parts_redirects_with_the_query() {
 }
 
 /// A hand-written service may ask in its synchronous `call`, before its
-/// future exists; a task its handler spawns may not, and is told what to do.
+/// future exists. A task of its own reaches the session only when handed it:
+/// as the `Session`, or as a request it was attached to.
 #[tokio::test]
 async fn a_service_may_ask_in_call_and_a_spawned_task_gets_the_session_handed() {
     #[derive(Clone)]
@@ -191,12 +192,22 @@ async fn a_service_may_ask_in_call_and_a_spawned_task_gets_the_session_handed() 
                 let Ok(session) = session else {
                     return Ok(Response::new(Full::from("no session in call")));
                 };
-                let spawned = tokio::spawn(async move { request.session() });
-                let missing = spawned.await.expect("the spawned task");
+                let moved = tokio::spawn(async move { (request.session(), request) });
+                let (missing, mut request) = moved.await.expect("the spawned task");
+                let attached = request.attach_session().is_ok();
+                let moved = tokio::spawn(async move { request.session() });
+                let from_attached = moved.await.expect("the spawned task");
                 let handed =
                     tokio::spawn(async move { session.insert("visits", &1u64).await.is_ok() });
                 let saved = handed.await.expect("the spawned task");
-                let body = format!("spawned: {missing:?}, handed: {saved}");
+                let visits = match from_attached {
+                    Ok(session) => session.get::<u64>("visits").await.ok().flatten(),
+                    Err(_) => None,
+                };
+                let body = format!(
+                    "moved: {:?}, attached: {attached}, handed: {saved}, seen through the attached request: {visits:?}",
+                    missing.err()
+                );
                 Ok(Response::new(Full::from(body)))
             })
         }
@@ -210,7 +221,47 @@ async fn a_service_may_ask_in_call_and_a_spawned_task_gets_the_session_handed() 
     );
     assert_eq!(
         text(response.into_body()).await,
-        "spawned: Err(MissingSessionService), handed: true"
+        "moved: Some(MissingSessionService), attached: true, handed: true, seen through the attached request: Some(1)"
+    );
+}
+
+/// Code working for another request (another user's session cookie) inside
+/// this request's handling gets no session, not this one's.
+#[tokio::test]
+async fn another_requests_cookie_gets_no_session() {
+    async fn page(request: Request<Empty<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+        let Ok(own) = request.session() else {
+            return Ok(Response::new(Full::from("no session")));
+        };
+        if request.uri().path() == "/new" {
+            let _ = own.insert("user", "someone").await;
+            return Ok(Response::new(Full::default()));
+        }
+        let mut other = get("/other");
+        if let Some(cookie) = request.headers().get("x-other-cookie") {
+            other.headers_mut().insert(COOKIE, cookie.clone());
+        }
+        let body = format!("other: {:?}", other.session().err());
+        Ok(Response::new(Full::from(body)))
+    }
+
+    let service = SessionService::new(manager(), service_fn(page));
+    let mut cookies = Vec::new();
+    for _ in 0..2 {
+        let response = service.call(get("/new")).await.expect("infallible");
+        let set_cookie = response.headers().get(SET_COOKIE).expect("a new session");
+        let pair = set_cookie.to_str().expect("ASCII").split(';').next();
+        cookies.push(HeaderValue::from_str(pair.expect("a pair")).expect("a header value"));
+    }
+    let mut request = get("/");
+    request.headers_mut().insert(COOKIE, cookies[0].clone());
+    request
+        .headers_mut()
+        .insert("x-other-cookie", cookies[1].clone());
+    let response = service.call(request).await.expect("infallible");
+    assert_eq!(
+        text(response.into_body()).await,
+        "other: Some(MissingSessionService)"
     );
 }
 

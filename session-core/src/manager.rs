@@ -142,7 +142,7 @@ impl SessionManager {
         if let Some(value) = cookie_value {
             candidates.push(value.as_bytes());
         }
-        Session::new(Arc::clone(&self.config), candidates)
+        self.session_from(candidates)
     }
 
     /// Starts a request: the session for a request with these `Cookie` header
@@ -152,6 +152,19 @@ impl SessionManager {
     /// next to nothing. Hand the session to the handler, then call
     /// [`finish`](SessionManager::finish).
     pub fn start<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
+        self.session_from(self.candidates(cookie_headers))
+    }
+
+    /// The session for a request that carried these session cookie values.
+    pub(crate) fn session_from(&self, candidates: Candidates) -> Session {
+        Session::new(Arc::clone(&self.config), candidates)
+    }
+
+    /// The session cookie's values among these `Cookie` header values.
+    pub(crate) fn candidates<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Candidates {
         let name = self.config.cookie.name.as_str();
         let mut candidates = Candidates::NONE;
         for header in cookie_headers {
@@ -159,7 +172,7 @@ impl SessionManager {
                 candidates.push(value);
             }
         }
-        Session::new(Arc::clone(&self.config), candidates)
+        candidates
     }
 
     /// [`start`](SessionManager::start) for an `http` request's headers.

@@ -4,9 +4,10 @@
 //! [`SessionManager::scope`] runs the inner service's `call`, and then every
 //! poll of the future it returned, with the request's slot set for this
 //! thread. The first [`current_session`] (or [`current_session_in`]) in that
-//! scope starts the session from the request's `Cookie` headers; later calls
-//! answer the same session. When the future is done, [`Scoped`] ends the
-//! request as [`SessionManager::finish`] would.
+//! scope starts the session from the `Cookie` headers it is given; later
+//! calls answer the same session if they carry the same session cookie, and
+//! nothing otherwise. When the future is done, [`Scoped`] ends the request as
+//! [`SessionManager::finish`] would.
 //!
 //! Why not the request's extensions, the usual place: putting a value there
 //! costs three allocations on every request, whether or not the handler asks,
@@ -14,10 +15,15 @@
 //! poll and nothing else for a request that never asks: no allocation, no
 //! cookie parsing, no store call.
 //!
-//! The slot is set only while the scope's own future is being polled, so a
-//! task the handler spawns cannot reach it, and code that runs after the
-//! response (a body stream) neither. Hand such code the [`Session`] itself (a
-//! cheap clone).
+//! What the scope reaches, and what it does not:
+//!
+//! - Everything polled within the scope's future reaches the slot, including
+//!   futures that other code created; asking with another request's cookies
+//!   answers nothing, so such code cannot act on this request's session
+//!   unless it carries this request's session cookie.
+//! - A task the handler spawns runs outside the scope, and so do a response
+//!   body streamed after the handler answered and the drop of a request cut
+//!   short. Hand such code the [`Session`] itself (a cheap clone).
 
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
@@ -37,25 +43,39 @@ std::thread_local! {
     static CURRENT: RefCell<Option<Slot>> = const { RefCell::new(None) };
 }
 
-/// A request's session: the manager to start it with, and the session once
-/// somebody asked for it.
+/// A request's session: the manager to start it with, and once somebody
+/// asked, the session and the fingerprint of the session cookie it was
+/// started from.
 struct Slot {
     manager: SessionManager,
-    session: OnceCell<Session>,
+    session: OnceCell<(Session, u64)>,
 }
 
 /// The session of the request whose [`SessionManager::scope`] this code runs
 /// in, or `None` outside any scope.
 ///
-/// The first call in a scope starts the session from `cookie_headers` (the
-/// request's `Cookie` header values) without any I/O, as
-/// [`SessionManager::start`] does; every later call answers that same session
-/// and ignores its argument.
+/// `cookie_headers` are the request's `Cookie` header values. The first call
+/// in a scope starts the session from them without any I/O, as
+/// [`SessionManager::start`] does; a later call answers that same session if
+/// its headers carry the same session cookie, and `None` (with a warning in
+/// the log) if they do not: code working for another request, or a request
+/// whose cookies were changed in between, gets no session rather than the
+/// wrong one.
 pub fn current_session<'a>(cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Option<Session> {
     CURRENT.with_borrow(|current| {
         let slot = current.as_ref()?;
-        let start = || slot.manager.start(cookie_headers);
-        Some(slot.session.get_or_init(start).clone())
+        let candidates = slot.manager.candidates(cookie_headers);
+        let fingerprint = candidates.fingerprint();
+        let start = || (slot.manager.session_from(candidates), fingerprint);
+        let (session, first) = slot.session.get_or_init(start);
+        if *first == fingerprint {
+            Some(session.clone())
+        } else {
+            tracing::warn!(
+                "asked for the session with another session cookie than the request's first ask: no session"
+            );
+            None
+        }
     })
 }
 
@@ -86,8 +106,8 @@ impl SessionManager {
     /// every poll of the future it returns. The [`Scoped`] future answers
     /// that future's output with the [`RequestEnd`] that
     /// [`finish`](SessionManager::finish) gives for `status(&output)`. A
-    /// session nobody asked for, or one asked for but never used, ends
-    /// without I/O or allocation.
+    /// request whose session nobody asked for, or nobody used, ends without
+    /// I/O or allocation.
     ///
     /// # Examples
     ///
@@ -136,7 +156,7 @@ pin_project! {
         handling: F,
         slot: Option<Slot>,
         status: fn(&F::Output) -> u16,
-        saving: Option<(Saving, Option<F::Output>)>,
+        saving: Option<(Saving, F::Output)>,
     }
 }
 
@@ -145,26 +165,28 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (saving, output) = match this.saving {
-            Some(saving) => saving,
+        let saving = match this.saving {
+            Some((saving, _)) => saving,
             None => {
+                // The slot is taken when the handler's future is done.
+                assert!(this.slot.is_some(), "`Scoped` polled after completion");
                 let mut handling = this.handling;
                 let output = ready!(enter(this.slot, || handling.as_mut().poll(cx)));
                 let session = this.slot.take().and_then(|slot| slot.session.into_inner());
                 // Nothing to end for a session that was never used: the
                 // output goes straight out.
-                let Some(session) = session.filter(Session::is_used) else {
+                let Some((session, _)) = session.filter(|(session, _)| session.is_used()) else {
                     return Poll::Ready((output, RequestEnd::default()));
                 };
                 let status = (this.status)(&output);
                 let saving = Box::pin(async move { session.end_request(status).await });
-                this.saving.insert((saving, Some(output)))
+                &mut this.saving.insert((saving, output)).0
             }
         };
         let end = ready!(saving.as_mut().poll(cx));
-        match output.take() {
-            Some(output) => Poll::Ready((output, end)),
-            None => panic!("`Scoped` polled after completion"),
+        match this.saving.take() {
+            Some((_, output)) => Poll::Ready((output, end)),
+            None => unreachable!("the output waits beside the save"),
         }
     }
 }

@@ -149,6 +149,26 @@ impl Candidates {
     }
 }
 
+impl Candidates {
+    /// A hash of the values and of whether the cookie was there: two requests
+    /// with equal fingerprints carry the same session cookie. A fast unkeyed
+    /// fold (FxHash's), not a MAC: matching another request's fingerprint
+    /// would take knowing its cookie, which is its session already.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        const SEED: u64 = 0x517c_c1b7_2722_0a95;
+        let fold = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+        let mut hash = fold(u64::from(self.present), self.len as u64);
+        for value in &self.values[..self.len] {
+            for chunk in value.chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                hash = fold(hash, u64::from_le_bytes(word));
+            }
+        }
+        hash
+    }
+}
+
 impl std::fmt::Debug for Candidates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Candidates")

@@ -1,8 +1,10 @@
 //! The request scope ([`SessionManager::scope`], [`current_session`]): the
 //! session is reachable from the call and from every poll of its future,
-//! from nowhere else; a request that never asks costs no store call; nested
-//! scopes and panics leave no session behind.
+//! from nowhere else, and only with the request's own session cookie; a
+//! request that never asks costs no store call; interleaved and nested scopes
+//! each reach their own session, and panics leave none behind.
 
+use std::future::Future as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -73,10 +75,14 @@ async fn the_session_is_reachable_in_every_poll_and_only_there() {
         for _ in 0..3 {
             tokio::task::yield_now().await;
             // After every await, the same session: the value just set is
-            // there without a store call, and the argument is ignored.
-            let again = current_session([]).expect("still in the scope");
+            // there without a store call.
+            let again = current_session([cookie.as_bytes()]).expect("still in the scope");
             assert_eq!(again.get::<u64>("visits").await.expect("read"), Some(42));
         }
+        // Code working for another request (other cookies, or none) gets
+        // nothing, not this request's session.
+        assert!(current_session([]).is_none());
+        assert!(current_session([b"id=other".as_slice()]).is_none());
         tokio::spawn(async { current_session([]).is_none() })
             .await
             .expect("the spawned task")
@@ -137,7 +143,7 @@ async fn nested_scopes_each_reach_their_own_session() {
             visits(inner).await
         };
         let (inside, _) = inner_manager.scope(|| inner, |_| 200).await;
-        let after = visits(current_session([]).expect("outer again")).await;
+        let after = visits(current_session([outer_cookie.as_bytes()]).expect("outer again")).await;
         (before, inside, after)
     };
     let ((before, inside, after), _) = outer_manager.scope(|| handler, |_| 200).await;
@@ -186,4 +192,100 @@ async fn the_end_follows_the_status_and_the_store() {
     let reply = end.error_reply().expect("the store failed at the save");
     assert_eq!(reply.status(), 503);
     assert!(end.set_cookie().is_none());
+}
+
+/// Two requests interleaved in one task (`join!`), each polled in turn: each
+/// reaches its own session at every step, and a future beside them none.
+#[tokio::test]
+async fn interleaved_scopes_in_one_task_each_reach_their_own_session() {
+    let manager = manager_on(Arc::new(CountingStore::new()));
+    let first_cookie = new_session_with_visits(&manager, 1).await;
+    let second_cookie = new_session_with_visits(&manager, 2).await;
+    let request = |cookie: String, expected: u64| {
+        let manager = manager.clone();
+        async move {
+            let handler = async {
+                for _ in 0..5 {
+                    let session = current_session([cookie.as_bytes()]).expect("in the scope");
+                    assert_eq!(
+                        session.get::<u64>("visits").await.expect("read"),
+                        Some(expected)
+                    );
+                    tokio::task::yield_now().await;
+                }
+            };
+            manager.scope(|| handler, |()| 200).await
+        }
+    };
+    let beside = async {
+        for _ in 0..5 {
+            assert!(current_session([]).is_none(), "outside both scopes");
+            tokio::task::yield_now().await;
+        }
+    };
+    let (((), first), ((), second), ()) =
+        tokio::join!(request(first_cookie, 1), request(second_cookie, 2), beside);
+    assert!(
+        first.set_cookie().is_none() && second.set_cookie().is_none(),
+        "reads only"
+    );
+}
+
+/// On a multi-threaded runtime, futures move between threads at every await;
+/// each of many concurrent requests still reaches only its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_many_threads_each_reach_their_own_session() {
+    let manager = manager_on(Arc::new(CountingStore::new()));
+    let mut requests = Vec::new();
+    for visits in 0..32u64 {
+        let cookie = new_session_with_visits(&manager, visits).await;
+        let manager = manager.clone();
+        requests.push(tokio::spawn(async move {
+            let handler = async {
+                for _ in 0..10 {
+                    let session = current_session([cookie.as_bytes()]).expect("in the scope");
+                    assert_eq!(
+                        session.get::<u64>("visits").await.expect("read"),
+                        Some(visits)
+                    );
+                    tokio::task::yield_now().await;
+                }
+            };
+            manager.scope(|| handler, |()| 200).await
+        }));
+    }
+    for request in requests {
+        let ((), end) = request
+            .await
+            .expect("every request saw only its own session");
+        assert!(end.error_reply().is_none());
+    }
+}
+
+/// A poll that panics inside another scope: the outer scope's session is
+/// there again afterwards.
+#[tokio::test]
+async fn a_panicking_poll_restores_the_outer_scope() {
+    let manager = manager_on(Arc::new(CountingStore::new()));
+    let cookie = new_session_with_visits(&manager, 7).await;
+    let handler = async {
+        let outer = current_session([cookie.as_bytes()]).expect("outer");
+        let panicking = async {
+            current_session([]).expect("inner");
+            panic!("the inner handler panicked");
+        };
+        let mut inner = Box::pin(manager.scope(|| panicking, |()| 200));
+        let waker = std::task::Waker::noop();
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            inner
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(waker))
+        }));
+        assert!(polled.is_err(), "the inner poll panicked");
+        let again = current_session([cookie.as_bytes()]).expect("the outer scope is back");
+        assert_eq!(again.get::<u64>("visits").await.expect("read"), Some(7));
+        outer.get::<u64>("visits").await.expect("read")
+    };
+    let (visits, _) = manager.scope(|| handler, |_| 200).await;
+    assert_eq!(visits, Some(7));
 }
