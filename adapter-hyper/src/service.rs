@@ -49,6 +49,8 @@ impl<S> SessionService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Send + 'static,
+    ResBody: Send + 'static,
 {
     type Response = Response<SessionBody<ResBody>>;
     type Error = S::Error;
@@ -73,7 +75,11 @@ pin_project! {
     /// the request scope, then the end of the request.
     #[must_use = "futures do nothing unless polled"]
     #[derive(Debug)]
-    pub struct SessionFuture<F: Future> {
+    pub struct SessionFuture<F: Future>
+    where
+        F::Output: Send,
+        F::Output: 'static,
+    {
         #[pin]
         scoped: Scoped<F>,
     }
@@ -82,6 +88,7 @@ pin_project! {
 impl<F, B, E> Future for SessionFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    F::Output: Send + 'static,
 {
     type Output = Result<Response<SessionBody<B>>, E>;
 

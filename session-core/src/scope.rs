@@ -128,11 +128,10 @@ impl SessionManager {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn scope<F: Future>(
-        &self,
-        call: impl FnOnce() -> F,
-        status: fn(&F::Output) -> u16,
-    ) -> Scoped<F> {
+    pub fn scope<F>(&self, call: impl FnOnce() -> F, status: fn(&F::Output) -> u16) -> Scoped<F>
+    where
+        F: Future<Output: Send + 'static>,
+    {
         let mut slot = Some(Slot {
             manager: self.clone(),
             session: OnceCell::new(),
@@ -151,47 +150,55 @@ pin_project! {
     /// The future of [`SessionManager::scope`]: the handler's output and the
     /// [`RequestEnd`] to apply to the response.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Scoped<F: Future> {
+    pub struct Scoped<F: Future>
+    where
+        F::Output: Send,
+        F::Output: 'static,
+    {
         #[pin]
         handling: F,
         slot: Option<Slot>,
         status: fn(&F::Output) -> u16,
-        saving: Option<(Saving, F::Output)>,
+        saving: Option<Saving<F::Output>>,
     }
 }
 
-impl<F: Future> Future for Scoped<F> {
+impl<F> Future for Scoped<F>
+where
+    F: Future<Output: Send + 'static>,
+{
     type Output = (F::Output, RequestEnd);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let saving = match this.saving {
-            Some((saving, _)) => saving,
-            None => {
-                // The slot is taken when the handler's future is done.
-                assert!(this.slot.is_some(), "`Scoped` polled after completion");
-                let mut handling = this.handling;
-                let output = ready!(enter(this.slot, || handling.as_mut().poll(cx)));
-                let session = this.slot.take().and_then(|slot| slot.session.into_inner());
-                // Nothing to end for a session that was never used: the
-                // output goes straight out.
-                let Some((session, _)) = session.filter(|(session, _)| session.is_used()) else {
-                    return Poll::Ready((output, RequestEnd::default()));
-                };
-                let status = (this.status)(&output);
-                let saving = Box::pin(async move { session.end_request(status).await });
-                &mut this.saving.insert((saving, output)).0
-            }
-        };
-        let end = ready!(saving.as_mut().poll(cx));
-        match this.saving.take() {
-            Some((_, output)) => Poll::Ready((output, end)),
-            None => unreachable!("the output waits beside the save"),
+        if let Some(saving) = this.saving {
+            return saving.as_mut().poll(cx);
         }
+        // The slot is taken when the handler's future is done.
+        assert!(this.slot.is_some(), "`Scoped` polled after completion");
+        let mut handling = this.handling;
+        let output = ready!(enter(this.slot, || handling.as_mut().poll(cx)));
+        let session = this.slot.take().and_then(|slot| slot.session.into_inner());
+        // Nothing to end for a session that was never used: the output goes
+        // straight out.
+        let Some((session, _)) = session.filter(|(session, _)| session.is_used()) else {
+            return Poll::Ready((output, RequestEnd::default()));
+        };
+        let status = (this.status)(&output);
+        this.saving
+            .insert(Box::pin(async move {
+                let end = session.end_request(status).await;
+                (output, end)
+            }))
+            .as_mut()
+            .poll(cx)
     }
 }
 
-impl<F: Future> fmt::Debug for Scoped<F> {
+impl<F> fmt::Debug for Scoped<F>
+where
+    F: Future<Output: Send + 'static>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scoped")
             .field("saving", &self.saving.is_some())
@@ -199,6 +206,7 @@ impl<F: Future> fmt::Debug for Scoped<F> {
     }
 }
 
-/// [`SessionManager::finish`] of a used session, boxed: its future cannot be
-/// named.
-type Saving = Pin<Box<dyn Future<Output = RequestEnd> + Send>>;
+/// [`SessionManager::finish`] of a used session, with the output it waits to
+/// hand on, boxed: its future cannot be named, and only a request that used
+/// its session pays for it.
+type Saving<T> = Pin<Box<dyn Future<Output = (T, RequestEnd)> + Send>>;

@@ -194,6 +194,26 @@ async fn the_end_follows_the_status_and_the_store() {
     assert!(end.set_cookie().is_none());
 }
 
+/// A request whose handler reads its session `times` times, yielding in
+/// between, and checks each time that it holds `expected` visits.
+async fn request_reading_its_own(
+    manager: SessionManager,
+    cookie: String,
+    expected: u64,
+    times: usize,
+) -> RequestEnd {
+    let handler = async {
+        for _ in 0..times {
+            let session = current_session([cookie.as_bytes()]).expect("in the scope");
+            let visits = session.get::<u64>("visits").await.expect("read");
+            assert_eq!(visits, Some(expected), "only its own session");
+            tokio::task::yield_now().await;
+        }
+    };
+    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    end
+}
+
 /// Two requests interleaved in one task (`join!`), each polled in turn: each
 /// reaches its own session at every step, and a future beside them none.
 #[tokio::test]
@@ -201,30 +221,17 @@ async fn interleaved_scopes_in_one_task_each_reach_their_own_session() {
     let manager = manager_on(Arc::new(CountingStore::new()));
     let first_cookie = new_session_with_visits(&manager, 1).await;
     let second_cookie = new_session_with_visits(&manager, 2).await;
-    let request = |cookie: String, expected: u64| {
-        let manager = manager.clone();
-        async move {
-            let handler = async {
-                for _ in 0..5 {
-                    let session = current_session([cookie.as_bytes()]).expect("in the scope");
-                    assert_eq!(
-                        session.get::<u64>("visits").await.expect("read"),
-                        Some(expected)
-                    );
-                    tokio::task::yield_now().await;
-                }
-            };
-            manager.scope(|| handler, |()| 200).await
-        }
-    };
     let beside = async {
         for _ in 0..5 {
             assert!(current_session([]).is_none(), "outside both scopes");
             tokio::task::yield_now().await;
         }
     };
-    let (((), first), ((), second), ()) =
-        tokio::join!(request(first_cookie, 1), request(second_cookie, 2), beside);
+    let (first, second, ()) = tokio::join!(
+        request_reading_its_own(manager.clone(), first_cookie, 1, 5),
+        request_reading_its_own(manager.clone(), second_cookie, 2, 5),
+        beside
+    );
     assert!(
         first.set_cookie().is_none() && second.set_cookie().is_none(),
         "reads only"
@@ -239,23 +246,11 @@ async fn concurrent_requests_on_many_threads_each_reach_their_own_session() {
     let mut requests = Vec::new();
     for visits in 0..32u64 {
         let cookie = new_session_with_visits(&manager, visits).await;
-        let manager = manager.clone();
-        requests.push(tokio::spawn(async move {
-            let handler = async {
-                for _ in 0..10 {
-                    let session = current_session([cookie.as_bytes()]).expect("in the scope");
-                    assert_eq!(
-                        session.get::<u64>("visits").await.expect("read"),
-                        Some(visits)
-                    );
-                    tokio::task::yield_now().await;
-                }
-            };
-            manager.scope(|| handler, |()| 200).await
-        }));
+        let request = request_reading_its_own(manager.clone(), cookie, visits, 10);
+        requests.push(tokio::spawn(request));
     }
     for request in requests {
-        let ((), end) = request
+        let end = request
             .await
             .expect("every request saw only its own session");
         assert!(end.error_reply().is_none());
