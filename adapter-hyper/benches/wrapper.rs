@@ -20,16 +20,14 @@
 //! handler reads the session from a `MemoryStore`).
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use adapter_hyper::{SessionBody, SessionExt as _, SessionService};
+use adapter_hyper::{ResponseEnding, SessionBody, SessionExt as _, SessionFuture, SessionService};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{Request, Response};
-use http_body_util::{Either, Empty, Full};
+use http_body_util::{Empty, Full};
 use hyper::service::{Service as _, service_fn};
 use hyper_util::service::TowerToHyperService;
 use session_core::{KeyRing, MemoryStore, SessionManager};
@@ -50,7 +48,8 @@ async fn handler(request: Request<Empty<Bytes>>) -> Result<Response<Body>, Infal
 
 /// The tower alternative: a `Layer` whose service clones the inner one per
 /// call, as tower's contract requires of a service that is driven ready. It
-/// runs the same request scope; its future is boxed, as an `async` block is.
+/// runs the same request scope and future as [`SessionService`]: the two
+/// differ only in that clone and in `poll_ready`.
 #[derive(Clone)]
 struct TowerSessionLayer(SessionManager);
 
@@ -71,8 +70,6 @@ struct TowerSessionService<S> {
     manager: SessionManager,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for TowerSessionService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>
@@ -85,7 +82,7 @@ where
 {
     type Response = Response<SessionBody<ResBody>>;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, S::Error>;
+    type Future = SessionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -94,24 +91,8 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        let scoped = self.manager.scope(
-            || ready.call(request),
-            |answer| {
-                answer
-                    .as_ref()
-                    .map_or(500, |response| response.status().as_u16())
-            },
-        );
-        Box::pin(async move {
-            let (answer, end) = scoped.await;
-            let mut response = match (end.error_reply(), answer) {
-                (Some(reply), _) => reply.to_response().map(Either::Right),
-                (None, Ok(response)) => response.map(Either::Left),
-                (None, Err(error)) => return Err(error),
-            };
-            end.apply_headers(response.headers_mut());
-            Ok(response)
-        })
+        self.manager
+            .scope::<_, ResponseEnding>(|| ready.call(request))
     }
 }
 

@@ -138,4 +138,4 @@ mod ext;
 mod service;
 
 pub use ext::{MissingSessionService, SessionExt};
-pub use service::{SessionBody, SessionFuture, SessionService};
+pub use service::{ResponseEnding, SessionBody, SessionFuture, SessionService};

@@ -1,15 +1,10 @@
 //! [`SessionService`]: the core's request lifecycle around any hyper service.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{Either, Full};
 use hyper::service::Service;
-use pin_project_lite::pin_project;
-use session_core::{Scoped, SessionManager};
+use session_core::{Ending, RequestEnd, Scoped, SessionManager};
 
 /// The body of a [`SessionService`] response: the inner service's own body
 /// (`Either::Left`), or the manager's error reply that replaced it
@@ -57,52 +52,42 @@ where
     type Future = SessionFuture<S::Future>;
 
     fn call(&self, request: Request<ReqBody>) -> Self::Future {
-        SessionFuture {
-            scoped: self.manager.scope(|| self.inner.call(request), status),
-        }
+        self.manager.scope(|| self.inner.call(request))
     }
 }
 
-/// An error from the inner service counts as a 500: nothing is saved.
-fn status<B, E>(answer: &Result<Response<B>, E>) -> u16 {
-    answer
-        .as_ref()
-        .map_or(500, |response| response.status().as_u16())
-}
+/// The future of [`SessionService::call`]: the inner service's future in the
+/// core's request scope, then the end of the request applied by
+/// [`ResponseEnding`].
+pub type SessionFuture<F> = Scoped<F, ResponseEnding>;
 
-pin_project! {
-    /// The future of [`SessionService::call`]: the inner service's future in
-    /// the request scope, then the end of the request.
-    #[must_use = "futures do nothing unless polled"]
-    #[derive(Debug)]
-    pub struct SessionFuture<F: Future>
-    where
-        F::Output: Send,
-        F::Output: 'static,
-    {
-        #[pin]
-        scoped: Scoped<F>,
-    }
-}
+/// How [`SessionService`] ends a request: the core's headers on the inner
+/// service's response, or the manager's error reply in its place.
+#[derive(Debug)]
+pub enum ResponseEnding {}
 
-impl<F, B, E> Future for SessionFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    F::Output: Send + 'static,
-{
+impl<B, E> Ending<Result<Response<B>, E>> for ResponseEnding {
     type Output = Result<Response<SessionBody<B>>, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (answer, end) = ready!(self.project().scoped.poll(cx));
-        // If the session failed, the client gets the manager's reply rather
-        // than a dropped connection, so a handler may even hand its session
-        // errors to hyper with `?`.
+    /// An error from the inner service counts as a 500: nothing is saved.
+    #[inline]
+    fn status(answer: &Result<Response<B>, E>) -> u16 {
+        answer
+            .as_ref()
+            .map_or(500, |response| response.status().as_u16())
+    }
+
+    /// If the session failed, the client gets the manager's reply rather
+    /// than a dropped connection, so a handler may even hand its session
+    /// errors to hyper with `?`.
+    #[inline]
+    fn apply(answer: Result<Response<B>, E>, end: RequestEnd) -> Self::Output {
         let mut response = match (end.error_reply(), answer) {
             (Some(reply), _) => reply.to_response().map(Either::Right),
             (None, Ok(response)) => response.map(Either::Left),
-            (None, Err(error)) => return Poll::Ready(Err(error)),
+            (None, Err(error)) => return Err(error),
         };
         end.apply_headers(response.headers_mut());
-        Poll::Ready(Ok(response))
+        Ok(response)
     }
 }

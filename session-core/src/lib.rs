@@ -362,7 +362,7 @@ pub use manager::{DEFAULT_COOKIE_NAME, HOST_COOKIE_NAME, SessionManager, Session
 pub use memory::MemoryStore;
 #[cfg(feature = "http")]
 pub use scope::current_session_in;
-pub use scope::{Scoped, current_session};
+pub use scope::{Ending, Scoped, current_session};
 pub use server_address::{InvalidAddress, ServerAddress};
 pub use session::{Session, UserSession};
 pub use store::{IntoStore, Loaded, SaveOutcome, Store, Version};

@@ -112,6 +112,7 @@ pub struct RequestEnd {
 impl RequestEnd {
     /// The reply to send instead of the handler's response, if the session
     /// failed.
+    #[inline]
     pub fn error_reply(&self) -> Option<&ErrorReply> {
         self.error_reply.as_deref()
     }
@@ -124,6 +125,7 @@ impl RequestEnd {
     /// The `Cache-Control` to set, if any (it replaces one the handler set:
     /// a response that carries a session's cookie or a user's data is never
     /// cacheable).
+    #[inline]
     pub fn cache_control(&self) -> Option<&'static str> {
         (self.private || self.set_cookie.is_some()).then_some(SetCookie::CACHE_CONTROL)
     }
@@ -152,6 +154,7 @@ mod http_types {
     impl RequestEnd {
         /// Adds [`headers`](RequestEnd::headers) to `headers`: appends the
         /// `Set-Cookie`, replaces `Cache-Control`.
+        #[inline]
         pub fn apply_headers(&self, headers: &mut HeaderMap) {
             if let Some(cookie) = &self.set_cookie {
                 headers.append(SET_COOKIE, cookie.to_header_value());

@@ -28,6 +28,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -100,19 +101,51 @@ fn enter<R>(slot: &mut Option<Slot>, step: impl FnOnce() -> R) -> R {
     step()
 }
 
+/// How an adapter ends a request in the scope: the status of the handler's
+/// output, and the output with the core's [`RequestEnd`] applied to it (the
+/// headers added, or the error reply in its place). Implemented by a type of
+/// the adapter's, so the fast path of [`Scoped`] is static calls the
+/// compiler can inline.
+pub trait Ending<T> {
+    /// What [`Scoped`] answers: the adapter's response.
+    type Output;
+
+    /// The status of the handler's output, for
+    /// [`finish`](SessionManager::finish)'s rules (a 5xx saves nothing).
+    fn status(output: &T) -> u16;
+
+    /// The output with `end` applied.
+    fn apply(output: T, end: RequestEnd) -> Self::Output;
+}
+
 impl SessionManager {
     /// Runs one request in a scope where [`current_session`] reaches its
     /// session: `call` (the inner service's call, which may already ask) and
     /// every poll of the future it returns. The [`Scoped`] future answers
-    /// that future's output with the [`RequestEnd`] that
-    /// [`finish`](SessionManager::finish) gives for `status(&output)`. A
-    /// request whose session nobody asked for, or nobody used, ends without
-    /// I/O or allocation.
+    /// that future's output with `E::apply` of the [`RequestEnd`] that
+    /// [`finish`](SessionManager::finish) gives for `E::status`. A request
+    /// whose session nobody asked for, or nobody used, ends without I/O or
+    /// allocation.
     ///
     /// # Examples
     ///
     /// ```
-    /// use session_core::{KeyRing, MemoryStore, SessionManager, current_session};
+    /// use session_core::{Ending, KeyRing, MemoryStore, RequestEnd, SessionManager, current_session};
+    ///
+    /// /// A handler that answers a status code; the end comes beside it.
+    /// struct StatusCode;
+    ///
+    /// impl Ending<u16> for StatusCode {
+    ///     type Output = (u16, RequestEnd);
+    ///
+    ///     fn status(status: &u16) -> u16 {
+    ///         *status
+    ///     }
+    ///
+    ///     fn apply(status: u16, end: RequestEnd) -> (u16, RequestEnd) {
+    ///         (end.error_reply().map_or(status, |reply| reply.status()), end)
+    ///     }
+    /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -121,16 +154,17 @@ impl SessionManager {
     ///     let session = current_session([]).expect("in the scope");
     ///     session.insert("theme", "dark").await.map(|()| 200).unwrap_or(503)
     /// };
-    /// let (status, end) = manager.scope(|| handler, |status| *status).await;
+    /// let (status, end) = manager.scope::<_, StatusCode>(|| handler).await;
     /// assert_eq!(status, 200);
     /// assert!(end.set_cookie().is_some(), "a new session sets its cookie");
     /// assert!(current_session([]).is_none(), "outside the scope");
     /// # Ok(())
     /// # }
     /// ```
-    pub fn scope<F>(&self, call: impl FnOnce() -> F, status: fn(&F::Output) -> u16) -> Scoped<F>
+    pub fn scope<F, E>(&self, call: impl FnOnce() -> F) -> Scoped<F, E>
     where
         F: Future<Output: Send + 'static>,
+        E: Ending<F::Output, Output: Send + 'static>,
     {
         let mut slot = Some(Slot {
             manager: self.clone(),
@@ -140,34 +174,35 @@ impl SessionManager {
         Scoped {
             handling,
             slot,
-            status,
             saving: None,
+            ending: PhantomData,
         }
     }
 }
 
 pin_project! {
-    /// The future of [`SessionManager::scope`]: the handler's output and the
-    /// [`RequestEnd`] to apply to the response.
+    /// The future of [`SessionManager::scope`]: the handler's output, with
+    /// the end of the request applied by `E`.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Scoped<F: Future>
+    pub struct Scoped<F, E>
     where
-        F::Output: Send,
-        F::Output: 'static,
+        F: Future,
+        E: Ending<F::Output>,
     {
         #[pin]
         handling: F,
         slot: Option<Slot>,
-        status: fn(&F::Output) -> u16,
-        saving: Option<Saving<F::Output>>,
+        saving: Option<Saving<E::Output>>,
+        ending: PhantomData<fn() -> E>,
     }
 }
 
-impl<F> Future for Scoped<F>
+impl<F, E> Future for Scoped<F, E>
 where
     F: Future<Output: Send + 'static>,
+    E: Ending<F::Output, Output: Send + 'static>,
 {
-    type Output = (F::Output, RequestEnd);
+    type Output = E::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -182,22 +217,23 @@ where
         // Nothing to end for a session that was never used: the output goes
         // straight out.
         let Some((session, _)) = session.filter(|(session, _)| session.is_used()) else {
-            return Poll::Ready((output, RequestEnd::default()));
+            return Poll::Ready(E::apply(output, RequestEnd::default()));
         };
-        let status = (this.status)(&output);
+        let status = E::status(&output);
         this.saving
             .insert(Box::pin(async move {
                 let end = session.end_request(status).await;
-                (output, end)
+                E::apply(output, end)
             }))
             .as_mut()
             .poll(cx)
     }
 }
 
-impl<F> fmt::Debug for Scoped<F>
+impl<F, E> fmt::Debug for Scoped<F, E>
 where
-    F: Future<Output: Send + 'static>,
+    F: Future,
+    E: Ending<F::Output>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scoped")
@@ -206,7 +242,7 @@ where
     }
 }
 
-/// [`SessionManager::finish`] of a used session, with the output it waits to
-/// hand on, boxed: its future cannot be named, and only a request that used
-/// its session pays for it.
-type Saving<T> = Pin<Box<dyn Future<Output = (T, RequestEnd)> + Send>>;
+/// [`SessionManager::finish`] of a used session, then the output it waited
+/// for with the end applied, boxed: its future cannot be named, and only a
+/// request that used its session pays for it.
+type Saving<T> = Pin<Box<dyn Future<Output = T> + Send>>;

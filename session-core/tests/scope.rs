@@ -9,7 +9,25 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use session_core::test_stores::CountingStore;
-use session_core::{KeyRing, RequestEnd, Session, SessionManager, current_session};
+use session_core::{Ending, KeyRing, RequestEnd, Session, SessionManager, current_session};
+
+/// Ends requests as if their handlers answered `STATUS`, and hands the end
+/// out beside the handler's output.
+struct AtStatus<const STATUS: u16>;
+
+impl<T, const STATUS: u16> Ending<T> for AtStatus<STATUS> {
+    type Output = (T, RequestEnd);
+
+    fn status(_: &T) -> u16 {
+        STATUS
+    }
+
+    fn apply(output: T, end: RequestEnd) -> (T, RequestEnd) {
+        (output, end)
+    }
+}
+
+type Ok200 = AtStatus<200>;
 
 fn manager_on(store: Arc<CountingStore>) -> SessionManager {
     SessionManager::builder(store, KeyRing::generate())
@@ -31,7 +49,7 @@ async fn new_session_with_visits(manager: &SessionManager, visits: u64) -> Strin
         let session = current_session([]).expect("in the scope");
         session.insert("visits", &visits).await.expect("stored");
     };
-    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    let ((), end) = manager.scope::<_, Ok200>(|| handler).await;
     cookie_of(&end)
 }
 
@@ -43,7 +61,7 @@ async fn a_request_that_never_asks_costs_nothing() {
     let calls = store.calls();
 
     let handler = async { "plain" };
-    let (output, end) = manager.scope(|| handler, |_| 200).await;
+    let (output, end) = manager.scope::<_, Ok200>(|| handler).await;
     assert_eq!(output, "plain");
     assert!(end.set_cookie().is_none() && end.cache_control().is_none());
     assert!(end.error_reply().is_none());
@@ -53,7 +71,7 @@ async fn a_request_that_never_asks_costs_nothing() {
     let handler = async {
         current_session([cookie.as_bytes()]).expect("in the scope");
     };
-    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    let ((), end) = manager.scope::<_, Ok200>(|| handler).await;
     assert!(end.set_cookie().is_none() && end.cache_control().is_none());
     assert_eq!(store.calls(), calls, "a handle alone loads nothing");
 }
@@ -87,7 +105,7 @@ async fn the_session_is_reachable_in_every_poll_and_only_there() {
             .await
             .expect("the spawned task")
     };
-    let (spawned_saw_none, end) = manager.scope(|| handler, |_| 200).await;
+    let (spawned_saw_none, end) = manager.scope::<_, Ok200>(|| handler).await;
     assert!(spawned_saw_none, "a spawned task is outside the scope");
     assert!(end.error_reply().is_none());
     assert!(
@@ -100,7 +118,7 @@ async fn the_session_is_reachable_in_every_poll_and_only_there() {
         let session = current_session([cookie.as_bytes()]).expect("in the scope");
         session.get::<u64>("visits").await.expect("loaded")
     };
-    let (visits, _) = manager.scope(|| handler, |_| 200).await;
+    let (visits, _) = manager.scope::<_, Ok200>(|| handler).await;
     assert_eq!(visits, Some(42), "the change was saved at the end");
 }
 
@@ -119,7 +137,7 @@ async fn a_session_asked_for_in_the_call_is_the_one_the_future_gets() {
             in_future.get::<String>("theme").await.expect("read")
         }
     };
-    let (theme, end) = manager.scope(call, |_| 200).await;
+    let (theme, end) = manager.scope::<_, Ok200>(call).await;
     assert_eq!(theme.as_deref(), Some("dark"));
     assert!(end.set_cookie().is_some(), "the new session is saved");
 }
@@ -142,11 +160,11 @@ async fn nested_scopes_each_reach_their_own_session() {
             tokio::task::yield_now().await;
             visits(inner).await
         };
-        let (inside, _) = inner_manager.scope(|| inner, |_| 200).await;
+        let (inside, _) = inner_manager.scope::<_, Ok200>(|| inner).await;
         let after = visits(current_session([outer_cookie.as_bytes()]).expect("outer again")).await;
         (before, inside, after)
     };
-    let ((before, inside, after), _) = outer_manager.scope(|| handler, |_| 200).await;
+    let ((before, inside, after), _) = outer_manager.scope::<_, Ok200>(|| handler).await;
     assert_eq!((before, inside, after), (Some(1), Some(2), Some(1)));
 }
 
@@ -155,13 +173,10 @@ async fn nested_scopes_each_reach_their_own_session() {
 async fn a_panicking_call_leaves_no_session_behind() {
     let manager = manager_on(Arc::new(CountingStore::new()));
     let panicked = catch_unwind(AssertUnwindSafe(|| {
-        manager.scope(
-            || -> std::future::Ready<()> {
-                current_session([]).expect("in the call");
-                panic!("the inner service panicked");
-            },
-            |()| 200,
-        )
+        manager.scope::<_, Ok200>(|| -> std::future::Ready<()> {
+            current_session([]).expect("in the call");
+            panic!("the inner service panicked");
+        })
     }));
     assert!(panicked.is_err());
     assert!(current_session([]).is_none(), "no session after the panic");
@@ -177,7 +192,7 @@ async fn the_end_follows_the_status_and_the_store() {
         let session = current_session([]).expect("in the scope");
         session.insert("visits", &1u64).await.expect("set");
     };
-    let ((), end) = manager.scope(|| handler, |()| 500).await;
+    let ((), end) = manager.scope::<_, AtStatus<500>>(|| handler).await;
     assert!(
         end.set_cookie().is_none() && store.writes() == 0,
         "a 5xx saves nothing"
@@ -188,7 +203,7 @@ async fn the_end_follows_the_status_and_the_store() {
         let session = current_session([]).expect("in the scope");
         session.insert("visits", &1u64).await.expect("set");
     };
-    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    let ((), end) = manager.scope::<_, Ok200>(|| handler).await;
     let reply = end.error_reply().expect("the store failed at the save");
     assert_eq!(reply.status(), 503);
     assert!(end.set_cookie().is_none());
@@ -210,7 +225,7 @@ async fn request_reading_its_own(
             tokio::task::yield_now().await;
         }
     };
-    let ((), end) = manager.scope(|| handler, |()| 200).await;
+    let ((), end) = manager.scope::<_, Ok200>(|| handler).await;
     end
 }
 
@@ -269,7 +284,7 @@ async fn a_panicking_poll_restores_the_outer_scope() {
             current_session([]).expect("inner");
             panic!("the inner handler panicked");
         };
-        let mut inner = Box::pin(manager.scope(|| panicking, |()| 200));
+        let mut inner = Box::pin(manager.scope::<_, Ok200>(|| panicking));
         let waker = std::task::Waker::noop();
         let polled = catch_unwind(AssertUnwindSafe(|| {
             inner
@@ -281,6 +296,6 @@ async fn a_panicking_poll_restores_the_outer_scope() {
         assert_eq!(again.get::<u64>("visits").await.expect("read"), Some(7));
         outer.get::<u64>("visits").await.expect("read")
     };
-    let (visits, _) = manager.scope(|| handler, |_| 200).await;
+    let (visits, _) = manager.scope::<_, Ok200>(|| handler).await;
     assert_eq!(visits, Some(7));
 }
