@@ -53,7 +53,7 @@
 //! # The managers
 //!
 //! The kit builds each scenario's [`SessionManager`] itself, on a
-//! [`CountingStore`] over a [`MemoryStore`](crate::MemoryStore) (to count the
+//! [`CountingStore`] over a [`MemoryStore`] (to count the
 //! store calls a request makes), a [`FailingStore`], or a [`GatedStore`] (to
 //! hold 20 requests at their load). Settings differ from the defaults, so an
 //! adapter that hard-codes a default is caught:
@@ -70,7 +70,7 @@
 //!
 //! The kit spawns no task of its own, since a test app may be `!Send`
 //! (actix-web's are): concurrent requests run in the caller's task with
-//! [`join_all`](futures_util::future::join_all). It needs a tokio runtime with
+//! [`join_all`]. It needs a tokio runtime with
 //! the time driver (`#[tokio::test]`, `#[actix_web::test]`) for its guard
 //! against hangs: a request that never answers, or a scenario that waits for
 //! requests that never come, fails after ten seconds instead of blocking

@@ -22,6 +22,11 @@
 //!    `Set-Cookie`; a new session that stays empty is never written and sets
 //!    no cookie.
 //!
+//! Instead of the two calls, an adapter may run the whole request in
+//! [`SessionManager::scope`]: the handler then gets its session with
+//! [`current_session`], which starts it on first use, and a request that
+//! never asks costs no allocation at all (the hyper adapter does this).
+//!
 //! A session whose store operation failed during the handler remembers it:
 //! `finish` then saves nothing and answers the configured error reply (503 for
 //! an unavailable store), whatever error type the handler wrapped the failure
