@@ -178,12 +178,7 @@ impl SessionManager {
     /// [`start`](SessionManager::start) for an `http` request's headers.
     #[cfg(feature = "http")]
     pub fn start_from_header_map(&self, headers: &http::HeaderMap) -> Session {
-        self.start(
-            headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .map(http::HeaderValue::as_bytes),
-        )
+        self.start(cookie_headers(headers))
     }
 
     /// Saves the session if it changed, and answers the `Set-Cookie` the
@@ -230,6 +225,13 @@ impl SessionManager {
     pub fn cookie_name(&self) -> &str {
         &self.config.cookie.name
     }
+}
+
+/// The values of an `http` request's `Cookie` headers.
+#[cfg(feature = "http")]
+pub(crate) fn cookie_headers(headers: &http::HeaderMap) -> impl Iterator<Item = &[u8]> {
+    let cookies = headers.get_all(http::header::COOKIE);
+    cookies.into_iter().map(http::HeaderValue::as_bytes)
 }
 
 /// Configures a [`SessionManager`]. The defaults are the safe ones:

@@ -83,8 +83,7 @@ pub fn current_session<'a>(cookie_headers: impl IntoIterator<Item = &'a [u8]>) -
 /// [`current_session`] for an `http` request's headers.
 #[cfg(feature = "http")]
 pub fn current_session_in(headers: &http::HeaderMap) -> Option<Session> {
-    let cookies = headers.get_all(http::header::COOKIE);
-    current_session(cookies.iter().map(http::HeaderValue::as_bytes))
+    current_session(crate::manager::cookie_headers(headers))
 }
 
 /// Runs `step` with `slot` as the [`CURRENT`] one, then puts back what was

@@ -1,9 +1,9 @@
 //! Transactions: read-modify-write without lost updates, counted exactly.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use session_core::conformance;
 use session_core::test_stores::{CountingStore, StoreOp};
 use session_core::{Error, KeyRing, MemoryStore, Session, SessionData, SessionManager, Store};
 
@@ -32,49 +32,17 @@ fn count_visit(data: &mut SessionData) -> Result<u64, Error> {
     Ok(visits)
 }
 
-/// `requests` concurrent increments through `managers` in turn: each answer
-/// is distinct and the count ends exactly `requests` higher.
-async fn increments_are_exact(managers: &[SessionManager], requests: usize) {
-    let cookie = stored_session(&managers[0]).await;
-    let tasks: Vec<_> = (0..requests)
-        .map(|i| {
-            let manager = managers[i % managers.len()].clone();
-            let cookie = cookie.clone();
-            tokio::spawn(async move {
-                let session = open(&manager, &cookie);
-                let visits = session.transaction(count_visit).await;
-                let end = manager.finish(&session, 200).await;
-                assert!(end.error_reply().is_none(), "request {i} failed");
-                visits.expect("committed").expect("counted")
-            })
-        })
-        .collect();
-    let mut answers = HashSet::new();
-    for task in tasks {
-        assert!(answers.insert(task.await.expect("task")), "a number twice");
-    }
-    assert_eq!(answers, (1..=requests as u64).collect());
-    let last = open(&managers[0], &cookie).get::<u64>("visits").await;
-    assert_eq!(last.expect("read"), Some(requests as u64));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_increments_in_one_process_are_exact_and_never_conflict() {
     let store = Arc::new(CountingStore::new());
-    let manager = manager_on(Arc::clone(&store) as Arc<dyn Store>, &KeyRing::generate());
-    increments_are_exact(&[manager], 200).await;
+    conformance::transactions_are_exact(vec![Arc::clone(&store) as Arc<dyn Store>]).await;
     assert_eq!(store.conflicts(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_increments_across_two_processes_are_exact() {
-    let keys = KeyRing::generate();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let managers = [
-        manager_on(Arc::clone(&store), &keys),
-        manager_on(store, &keys),
-    ];
-    increments_are_exact(&managers, 200).await;
+    conformance::transactions_are_exact(vec![Arc::clone(&store), store]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{SECRET_A, SECRET_B, logged_in, manager_with, user_of};
+use common::{SECRET_A, SECRET_B, logged_in, logout_everywhere, manager_with, user_of};
 use session_core::test_stores::{CountingStore, GatedStore, StoreOp};
 use session_core::{Error, KeyRing, SessionManager, SetCookie, Store, UserSession};
 
@@ -368,12 +368,7 @@ async fn logging_out_everywhere_over_a_lost_index_ends_every_session() {
     );
     lose_the_index(&store).await;
 
-    let session = first_process.get(Some(laptop.value()));
-    session
-        .logout_everywhere()
-        .await
-        .expect("logout everywhere");
-    let end = first_process.finish(&session, 303).await;
+    let end = logout_everywhere(&first_process, &laptop).await;
     assert!(end.set_cookie().is_some_and(SetCookie::is_removal));
     for cookie in [&laptop, &phone] {
         assert_eq!(user_of(&manager(&store), cookie).await, None);

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use session_core::test_stores::CountingStore;
-use session_core::{KeyRing, Session, SessionManager, SessionManagerBuilder, SetCookie, Store};
+use session_core::{
+    KeyRing, RequestEnd, Session, SessionManager, SessionManagerBuilder, SetCookie, Store,
+};
 
 /// The bytes stored under `key`, read past the counting.
 pub async fn stored_bytes(store: &CountingStore, key: &str) -> Vec<u8> {
@@ -78,6 +80,17 @@ pub async fn logged_in(manager: &SessionManager, user: &str) -> SetCookie {
         .await
         .expect("save the login")
         .expect("a login sets a cookie")
+}
+
+/// Logs out everywhere from the session behind `cookie`, and ends that
+/// request as a redirect would.
+pub async fn logout_everywhere(manager: &SessionManager, cookie: &SetCookie) -> RequestEnd {
+    let session = manager.get(Some(cookie.value()));
+    session
+        .logout_everywhere()
+        .await
+        .expect("logout everywhere");
+    manager.finish(&session, 303).await
 }
 
 /// The user logged in behind `cookie`, if any.

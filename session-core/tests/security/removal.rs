@@ -10,7 +10,7 @@ use std::time::Duration;
 use session_core::test_stores::CountingStore;
 use session_core::{CookieLifetime, SameSite, SessionManagerBuilder, SetCookie};
 
-use crate::common::{SECRET_A, logged_in, manager_with};
+use crate::common::{SECRET_A, logged_in, logout_everywhere, manager_with};
 
 /// Sets a manager's cookie attributes.
 type Configure = fn(SessionManagerBuilder) -> SessionManagerBuilder;
@@ -109,12 +109,7 @@ async fn every_removal_cookie_repeats_the_attributes_of_the_cookie_it_removes() 
 
         // Logging out everywhere.
         let set = logged_in(&manager, USER).await;
-        let session = manager.get(Some(set.value()));
-        session
-            .logout_everywhere()
-            .await
-            .expect("logout everywhere");
-        let end = manager.finish(&session, 303).await;
+        let end = logout_everywhere(&manager, &set).await;
         assert_removes(
             end.set_cookie(),
             &set,

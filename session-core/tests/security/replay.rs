@@ -7,7 +7,7 @@ use std::sync::Arc;
 use session_core::test_stores::CountingStore;
 use session_core::{Error, SessionManager, SetCookie, Store};
 
-use crate::common::{SECRET_A, logged_in, manager_on, manager_with, user_of};
+use crate::common::{SECRET_A, logged_in, logout_everywhere, manager_on, manager_with, user_of};
 use crate::{id_of, second_instance};
 
 const USER: &str = "alice.replay@example.com";
@@ -200,12 +200,7 @@ async fn logging_out_everywhere_leaves_no_session_on_any_instance() {
         );
     }
 
-    let session = manager.get(Some(phone.value()));
-    session
-        .logout_everywhere()
-        .await
-        .expect("logout everywhere");
-    let end = manager.finish(&session, 303).await;
+    let end = logout_everywhere(&manager, &phone).await;
     assert!(end.set_cookie().is_some_and(SetCookie::is_removal));
     for cookie in [&laptop, &phone] {
         assert_eq!(user_of(&manager, cookie).await, None);
